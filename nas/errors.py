@@ -1,0 +1,28 @@
+"""Exceptions of the framework: each names the problem and the fix."""
+
+
+class NASError(Exception):
+    """Base class of every error this framework raises on purpose."""
+
+
+class InvalidArchitectureError(NASError, ValueError):
+    """An architecture (object or string) that does not belong to its search space."""
+
+
+class ConfigError(NASError, ValueError):
+    """Options that cannot work together, or a value outside what a component accepts."""
+
+
+class DatasetNotFoundError(NASError, FileNotFoundError):
+    """Dataset files are missing and cannot be downloaded."""
+
+
+class CheckpointError(NASError, RuntimeError):
+    """A checkpoint that cannot be read, or that belongs to another run."""
+
+
+class RegistryError(NASError, KeyError):
+    """An unknown name in a registry (search spaces)."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else ""

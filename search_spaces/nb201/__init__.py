@@ -1,0 +1,17 @@
+"""NAS-Bench-201: the cell space, its standalone networks and its shared-weight supernet."""
+
+from search_spaces.nb201.architecture import EDGE_NAMES, EDGES, NB201Architecture
+from search_spaces.nb201.network import NB201Config, NB201Network, NB201Supernet
+from search_spaces.nb201.ops import OPS
+from search_spaces.nb201.space import NB201SearchSpace
+
+__all__ = [
+    "EDGES",
+    "EDGE_NAMES",
+    "NB201Architecture",
+    "NB201Config",
+    "NB201Network",
+    "NB201SearchSpace",
+    "NB201Supernet",
+    "OPS",
+]

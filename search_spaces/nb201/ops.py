@@ -1,0 +1,60 @@
+"""The five NAS-Bench-201 operations."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nas.errors import InvalidArchitectureError
+
+OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+"""Operation names in NAS-Bench-201's own order and spelling."""
+
+
+class ReLUConvBN(nn.Sequential):
+    """ReLU -> Conv (no bias) -> BatchNorm, NAS-Bench-201's ``nor_conv`` block."""
+
+    def __init__(self, c_in: int, c_out: int, kernel_size: int, stride: int = 1, padding: int = 0):
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c_in, c_out, kernel_size, stride=stride, padding=padding, bias=False),
+            nn.BatchNorm2d(c_out),
+        )
+
+
+def make_op(name: str, channels: int) -> nn.Module:
+    """A fresh module for NAS-Bench-201 op ``name`` at ``channels`` channels (stride 1)."""
+    if name == "skip_connect":
+        return nn.Identity()
+    if name == "nor_conv_1x1":
+        return ReLUConvBN(channels, channels, 1)
+    if name == "nor_conv_3x3":
+        return ReLUConvBN(channels, channels, 3, padding=1)
+    if name == "avg_pool_3x3":
+        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+    if name == "none":
+        raise ValueError("'none' has no module: cells leave its edge out (it contributes zeros)")
+    raise InvalidArchitectureError(f"unknown NAS-Bench-201 op {name!r}; ops are {list(OPS)}")
+
+
+def op_params(name: str, channels: int) -> int:
+    """Trainable parameters of op ``name`` at ``channels`` channels."""
+    if name == "nor_conv_1x1":
+        return channels * channels + 2 * channels
+    if name == "nor_conv_3x3":
+        return 9 * channels * channels + 2 * channels
+    return 0
+
+
+def op_macs(name: str, channels: int, height: int, width: int) -> int:
+    """Multiply-accumulates of op ``name`` on a ``channels x height x width`` input."""
+    if name == "nor_conv_1x1":
+        return height * width * channels * channels
+    if name == "nor_conv_3x3":
+        return height * width * channels * channels * 9
+    return 0
+
+
+def zeros_like_node(x: torch.Tensor) -> torch.Tensor:
+    """The value of a node none of whose incoming edges carries an op."""
+    return torch.zeros_like(x)

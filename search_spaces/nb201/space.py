@@ -1,0 +1,82 @@
+"""NB201SearchSpace: the NAS-Bench-201 cell space (6 edges x 5 ops = 15,625 cells)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from nas.architecture import Architecture
+from nas.search_space import SearchSpace
+from search_spaces.nb201.architecture import EDGE_NAMES, NB201Architecture
+from search_spaces.nb201.network import NB201Config, NB201Network, NB201Supernet, Reduction
+from search_spaces.nb201.ops import OPS, op_macs, op_params
+
+
+class NB201SearchSpace(SearchSpace):
+    """The NAS-Bench-201 cell space over a configurable skeleton.
+
+    Defaults are NAS-Bench-201's own (C=16, N=5, residual reduction, 3x32x32 input).
+    FMNIST-201 is ``NB201SearchSpace(C=8, N=1, in_channels=1, input_size=16, reduction="light")``.
+
+    Example:
+        >>> space = NB201SearchSpace(C=8, N=1, in_channels=1, input_size=16, reduction="light")
+        >>> arch = space.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+"
+        ...                    "|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|")
+        >>> space.params(arch) == sum(p.numel() for p in space.build_model(arch).parameters())
+        True
+    """
+
+    name: ClassVar[str] = "nb201"
+    architecture_cls = NB201Architecture
+
+    def __init__(
+        self,
+        C: int = 16,
+        N: int = 5,
+        in_channels: int = 3,
+        num_classes: int = 10,
+        input_size: int = 32,
+        reduction: Reduction = "residual",
+    ):
+        self.config = NB201Config(C, N, in_channels, num_classes, input_size, reduction)
+        self._decisions = {name: OPS for name in EDGE_NAMES}
+
+    @property
+    def decisions(self) -> dict[str, tuple[str, ...]]:
+        return self._decisions
+
+    def build_supernet(self) -> NB201Supernet:
+        return NB201Supernet(self.config)
+
+    def build_model(self, arch: Architecture) -> NB201Network:
+        return NB201Network(self.config, self.validate(arch))
+
+    def params(self, arch: Architecture) -> int:
+        arch = self.validate(arch)
+        cfg = self.config
+        total = cfg.in_channels * cfg.C * 9 + 2 * cfg.C  # stem conv + BN
+        for stage, (channels, _) in enumerate(cfg.stage_shapes()):
+            if stage > 0:
+                c_in = channels // 2
+                if cfg.reduction == "residual":
+                    total += 9 * c_in * channels + 2 * channels + 9 * channels * channels + 2 * channels
+                    total += c_in * channels
+                else:
+                    total += c_in * channels + 2 * channels
+            total += cfg.N * sum(op_params(str(arch[e]), channels) for e in EDGE_NAMES)
+        final = cfg.C * 4
+        return total + 2 * final + final * cfg.num_classes + cfg.num_classes
+
+    def flops(self, arch: Architecture) -> int:
+        """Multiply-accumulates of the convolutions and the classifier for one input."""
+        arch = self.validate(arch)
+        cfg = self.config
+        total = cfg.input_size**2 * cfg.in_channels * cfg.C * 9
+        for stage, (channels, size) in enumerate(cfg.stage_shapes()):
+            if stage > 0:
+                c_in = channels // 2
+                if cfg.reduction == "residual":
+                    total += size * size * (9 * c_in * channels + 9 * channels * channels + c_in * channels)
+                else:
+                    total += size * size * c_in * channels
+            total += cfg.N * sum(op_macs(str(arch[e]), channels, size, size) for e in EDGE_NAMES)
+        return total + cfg.C * 4 * cfg.num_classes
