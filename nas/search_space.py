@@ -71,6 +71,10 @@ class SearchSpace(ABC):
     def flops(self, arch: Architecture) -> int:
         """Multiply-accumulates of one forward pass of one input, computed analytically."""
 
+    def spec(self) -> dict:
+        """What identifies this space's models (name and size settings); recipes hash it."""
+        return {"name": self.name}
+
     # -- derived behaviour ---------------------------------------------------------------------------
     def cost(self, arch: Architecture) -> dict[str, int]:
         return {"params": self.params(arch), "flops": self.flops(arch)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import ClassVar
 
 from nas.architecture import Architecture
@@ -39,6 +40,9 @@ class NB201SearchSpace(SearchSpace):
     ):
         self.config = NB201Config(C, N, in_channels, num_classes, input_size, reduction)
         self._decisions = {name: OPS for name in EDGE_NAMES}
+
+    def spec(self) -> dict:
+        return {"name": self.name, **dataclasses.asdict(self.config)}
 
     @property
     def decisions(self) -> dict[str, tuple[str, ...]]:

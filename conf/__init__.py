@@ -1,0 +1,1 @@
+"""Hydra configuration groups of the nas framework (YAML files beside this module)."""

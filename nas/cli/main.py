@@ -1,0 +1,35 @@
+"""The `nas` command: dispatches to one Hydra app per subcommand."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS = {
+    "run": ("nas.cli.run", "train a supernet, rank its children, compare with ground truth, report"),
+    "train": ("nas.cli.train", "train a supernet (resumable)"),
+    "search": ("nas.cli.search", "rank the children of a trained supernet: nas search train_dir=..."),
+    "list": ("nas.cli.listing", "registered search spaces and config-group choices"),
+}
+
+USAGE = "usage: nas <command> [hydra overrides...]   e.g. nas run seed=1 trainer.epochs=10\n\ncommands:\n" + "\n".join(
+    f"  {name:<12} {text}" for name, (_, text) in COMMANDS.items()
+) + "\n\nEvery command but `list` is a Hydra app: `nas run --help` shows its config; `-m` runs sweeps."
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"error: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
+        sys.exit(2)
+    module = importlib.import_module(COMMANDS[command][0])
+    sys.argv = [f"nas-{command}", *rest]
+    module.main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""`nas train`: train a supernet (resumes when its run folder holds a checkpoint)."""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig
+
+from nas.cli.common import CONF_DIR, friendly_errors, output_dir
+from nas.pipeline import setup, train_stage
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
+@friendly_errors
+def main(cfg: DictConfig) -> None:
+    out = output_dir()
+    data, space = setup(cfg)
+    print(data.summary())
+    trainer = train_stage(cfg, out, data, space)
+    print(f"trained {trainer.state.step} steps in {trainer.state.seconds:.0f} s")
+    print(f"checkpoint:  {trainer.checkpoint_path}")
+    print(f"tensorboard: tensorboard --logdir {out / 'tensorboard'}")
+    print(f"next:        nas search train_dir={out}")

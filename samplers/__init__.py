@@ -1,0 +1,6 @@
+"""Path samplers (which children train) and data samplers (which examples)."""
+
+from samplers.data import DataSampler, UniformDataSampler
+from samplers.path import PathFeedback, PathSampler, UniformPathSampler
+
+__all__ = ["DataSampler", "PathFeedback", "PathSampler", "UniformDataSampler", "UniformPathSampler"]
