@@ -72,6 +72,9 @@ class Architecture(Mapping[str, Option]):
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Architecture is immutable; use replace(**changes) for a modified copy")
 
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Architecture is immutable")
+
     def __reduce__(self):
         return (type(self), (self._choices,))
 
@@ -84,8 +87,7 @@ class Architecture(Mapping[str, Option]):
 
     # -- text forms ------------------------------------------------------------------------------
     def __str__(self) -> str:
-        return ";".join(f"{name}={json.dumps(opt) if not isinstance(opt, str) else opt}"
-                        for name, opt in self._choices.items())
+        return ";".join(f"{name}={_format_option(opt)}" for name, opt in self._choices.items())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
@@ -96,7 +98,7 @@ class Architecture(Mapping[str, Option]):
         if not isinstance(text, str) or not text.strip():
             raise InvalidArchitectureError(f"empty architecture string {text!r}; expected 'name=option;name=option'")
         choices: dict[str, Option] = {}
-        for part in text.split(";"):
+        for part in _split_outside_quotes(text):
             name, sep, raw = part.partition("=")
             if not sep or not name:
                 raise InvalidArchitectureError(
@@ -126,3 +128,35 @@ class Architecture(Mapping[str, Option]):
         if not isinstance(data, dict):
             raise InvalidArchitectureError(f"architecture JSON must be an object of decision -> option, got {text[:80]!r}")
         return cls(data)
+
+
+def _format_option(option: Option) -> str:
+    """Bare text for plain strings; JSON for numbers, booleans and strings that would read back otherwise."""
+    if not isinstance(option, str):
+        return json.dumps(option)
+    try:
+        ambiguous = not isinstance(json.loads(option), str) or option.startswith('"')
+    except json.JSONDecodeError:
+        ambiguous = option.startswith('"')
+    if ambiguous or not option or any(c in option for c in ';="'):
+        return json.dumps(option)
+    return option
+
+
+def _split_outside_quotes(text: str) -> list[str]:
+    """Split ``name=option`` parts on ';' that are not inside a JSON string."""
+    parts, current, quoted, escaped = [], [], False, False
+    for char in text:
+        if quoted:
+            escaped = char == "\\" and not escaped
+            if char == '"' and not escaped:
+                quoted = False
+        elif char == '"':
+            quoted = True
+        elif char == ";":
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current))
+    return parts

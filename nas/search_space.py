@@ -100,9 +100,11 @@ class SearchSpace(ABC):
                 f"missing decisions {missing}, unknown decisions {extra}; expected {list(decisions)}"
             )
         for name, options in decisions.items():
-            if arch[name] not in options:
+            chosen = arch[name]
+            if not any(chosen == o and type(chosen) is type(o) for o in options):
                 raise InvalidArchitectureError(
-                    f"decision {name!r} of search space {self.name!r} has no option {arch[name]!r}; "
+                    f"decision {name!r} of search space {self.name!r} has no option {chosen!r} "
+                    f"({type(chosen).__name__}); "
                     f"options are {list(options)}"
                 )
         if type(arch) is not self.architecture_cls:

@@ -31,9 +31,14 @@ def default_root() -> Path:
 def read_idx(path: Path) -> np.ndarray:
     """Read an IDX file (optionally gzipped): magic, dims, then unsigned bytes."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
-        data = handle.read()
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+    try:
+        with opener(path, "rb") as handle:
+            data = handle.read()
+    except (OSError, EOFError) as exc:
+        raise DatasetNotFoundError(
+            f"{path} is damaged ({type(exc).__name__}: {exc}): delete it and install or download it again"
+        ) from None
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08 or len(data) < 4 + 4 * data[3]:
         raise DatasetNotFoundError(f"{path} is not an IDX file of unsigned bytes: delete it and download again")
     ndim = data[3]
     dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]

@@ -113,7 +113,7 @@ class SearchCell(nn.Module):
                 edge_index += 1
                 op = arch[name]
                 if op != "none":
-                    out = self.edges[name].ops[op](nodes[src])
+                    out = self.edges[name].op(op)(nodes[src])
                     total = out if total is None else total + out
             nodes.append(zeros_like_node(x) if total is None else total)
         return nodes[3]

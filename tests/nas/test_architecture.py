@@ -91,11 +91,6 @@ def test_str_from_string_round_trip_keeps_types():
         assert back[name] == option
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: __str__ writes str options unquoted and from_string reads them back as JSON, "
-    "so a str option that looks like a number/bool ('8', 'true') comes back as int/bool",
-)
 def test_str_round_trip_of_numeric_looking_string_options():
     arch = Architecture({"width": "8", "flag": "true"})
     back = Architecture.from_string(str(arch))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 
 import numpy as np
@@ -76,6 +77,13 @@ def test_cell_string_maps_edges():
     assert OPS == ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
     generic = Architecture(dict(arch))
     assert str(NB201SearchSpace().validate(generic)) == BEST
+
+
+def test_pickle_keeps_the_nb201_type():
+    arch = arch_of(BEST)
+    back = pickle.loads(pickle.dumps(arch))
+    assert type(back) is NB201Architecture
+    assert back == arch and str(back) == BEST
 
 
 # -- (2) malformed strings --------------------------------------------------------------------------

@@ -148,11 +148,6 @@ def test_wrong_magic_raises_clear_error(tmp_path):
         read_idx(path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: read_idx lets gzip's EOFError / numpy's ValueError escape for a download cut short "
-    "(a truncated gzip stream, or an IDX cut inside its header) instead of a DatasetNotFoundError naming the file",
-)
 @pytest.mark.parametrize("cut", ["gzip stream", "idx header"])
 def test_cut_download_raises_dataset_error_naming_the_file(tmp_path, cut):
     data = idx_bytes(np.zeros((10, 28, 28), dtype=np.uint8))

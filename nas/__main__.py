@@ -1,0 +1,5 @@
+"""`python -m nas <command>` is the same as the `nas` command."""
+
+from nas.cli.main import main
+
+main()
