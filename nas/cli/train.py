@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shlex
+
 import hydra
 from omegaconf import DictConfig
 
-from nas.cli.common import CONF_DIR, friendly_errors, output_dir
+from nas.cli.common import CONF_DIR, friendly_errors, output_dir, task_overrides
 from nas.pipeline import setup, train_stage
 
 
@@ -19,4 +21,4 @@ def main(cfg: DictConfig) -> None:
     print(f"trained {trainer.state.step} steps in {trainer.state.seconds:.0f} s")
     print(f"checkpoint:  {trainer.checkpoint_path}")
     print(f"tensorboard: tensorboard --logdir {out / 'tensorboard'}")
-    print(f"next:        nas search train_dir={out}")
+    print(f"next:        {shlex.join(['nas', 'search', f'train_dir={out}', *task_overrides()])}")

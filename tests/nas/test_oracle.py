@@ -251,3 +251,16 @@ def test_shipped_fmnist201_table_loads_by_name(fmnist_space):
         seeds = [v for k, v in metrics.items() if k.startswith("accuracy_seed")]
         assert len(seeds) >= 2
         assert metrics["accuracy"] == pytest.approx(sum(seeds) / len(seeds))
+
+
+def test_shipped_nb201_table_is_byte_identical_to_the_reference_csv():
+    """PROVENANCE.md's sha256 of nb201_test_acc_200ep.csv: the shipped copy is that file, unaltered."""
+    import gzip
+    import hashlib
+
+    from nas.benchmarks.oracle import DATA_DIR
+
+    raw = gzip.decompress((DATA_DIR / "nb201_test_acc_200ep.csv.gz").read_bytes())
+    assert hashlib.sha256(raw).hexdigest() == "cb5d777ec3368be83c8f9b3aa4d520696051cb0eb8d94b8f85b519f9ea4afa3e"
+    assert "cb5d777ec3368be83c8f9b3aa4d520696051cb0eb8d94b8f85b519f9ea4afa3e" in (
+        DATA_DIR / "NB201_PROVENANCE.md").read_text()

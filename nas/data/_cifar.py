@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nas.data.fashion_mnist import default_root
+from nas.data._fashion_mnist import default_root
 from nas.data.splits import ImageDataset, TensorSplit, check_shape
 from nas.errors import ConfigError, DatasetNotFoundError
 
