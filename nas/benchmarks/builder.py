@@ -86,11 +86,11 @@ def build_ground_truth(
     worker = _Worker(space, load_data, recipe, threads_per_worker)
     bar = tqdm(total=len(jobs), desc=f"ground truth ({len(done)} done)", unit="run", disable=not progress,
                file=sys.stderr, dynamic_ncols=True)
+    pool = None
     try:
         if workers <= 1:
             _init_worker(worker)
             results = map(_run_job, jobs)
-            pool = None
         else:
             pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(worker,))
             results = pool.imap_unordered(_run_job, jobs)
@@ -106,6 +106,6 @@ def build_ground_truth(
             pool.join()
     finally:
         bar.close()
-        if workers > 1 and pool is not None:
+        if pool is not None:
             pool.terminate()
     return records

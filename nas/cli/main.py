@@ -9,6 +9,8 @@ COMMANDS = {
     "run": ("nas.cli.run", "train a supernet, rank its children, compare with ground truth, report"),
     "train": ("nas.cli.train", "train a supernet (resumable)"),
     "search": ("nas.cli.search", "rank the children of a trained supernet: nas search train_dir=..."),
+    "bench": ("nas.cli.bench", "nas bench build: stand-alone training of architectures -> ground-truth table"),
+    "leaderboard": ("nas.cli.leaderboard", "train / collect the experiments of conf/experiment, write LEADERBOARD.md"),
     "list": ("nas.cli.listing", "registered search spaces and config-group choices"),
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import hydra
@@ -10,7 +11,23 @@ from omegaconf import DictConfig
 from nas.cli.common import CONF_DIR, friendly_errors, output_dir
 from nas.pipeline import RunResult, benchmark_stage, build_evaluator, search_stage, setup, train_stage
 from nas.pipeline import write_run_report
-from nas.report import format_table
+from nas.report import format_table, write_text_atomic
+
+
+def write_summary(out, result: RunResult, trainer, evaluator) -> None:
+    """summary.json: what `nas leaderboard` collects from a finished run."""
+    summary = {
+        "train_seconds": trainer.state.seconds,
+        "train_steps": trainer.state.step,
+        "search_seconds": result.search_seconds,
+        "benchmark_seconds": result.benchmark_seconds,
+        "child_evaluations": len(evaluator.cache),
+        "ranking": result.ranking,
+        "baselines": result.baselines,
+        "top": [{"arch": str(t.arch), "score": t.score, **t.cost}
+                for t in sorted(result.trials, key=lambda t: -t.score)[:10]],
+    }
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=1) + "\n")
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="run")
@@ -27,6 +44,7 @@ def main(cfg: DictConfig) -> RunResult:
     result = RunResult(out, trials, train_seconds=trainer.state.seconds, search_seconds=search_seconds)
     result.ranking, result.baselines, result.benchmark_seconds = benchmark_stage(cfg, out, space, evaluator)
     report = write_run_report(cfg, result, space)
+    write_summary(out, result, trainer, evaluator)
 
     print(f"\nTop {cfg.search.top_k} of {len(trials)} children by supernet accuracy "
           f"({cfg.evaluator.valid_size} valid images):")

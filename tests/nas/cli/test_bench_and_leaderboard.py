@@ -1,0 +1,49 @@
+"""`nas bench build` then `nas leaderboard` on a tiny synthetic recipe: the same code as the real leaderboard."""
+
+import csv
+import subprocess
+import sys
+
+import pytest
+
+
+def nas(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "nas", *args], cwd=cwd, capture_output=True, text=True, timeout=1200)
+
+
+def build_and_rank(tmp_path, seeds: str, curve: str):
+    gt = tmp_path / "gt.jsonl"
+    built = nas("bench", "build", "dataset=synthetic", "recipe=tiny", "archs.sample=5", f"output={gt}",
+                "progress=false", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    overrides = f"run_overrides=['preset=smoke','trainer.epochs=2','benchmark.oracle.records={gt}']"
+    done = nas("leaderboard", f"seeds={seeds}", overrides, f"benchmark.oracle.records={gt}",
+               f"budget_curve.epochs={curve}", "threads=1", "progress=false", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def test_leaderboard_short(tmp_path):
+    """CI's short version: one seed, no budget curve."""
+    done = build_and_rank(tmp_path, "[0]", "[]")
+    board = (tmp_path / "LEADERBOARD.md").read_text()
+    assert "| spos | 1 |" in board and "params (no training)" in board and "(ceiling)" in board
+    rows = list(csv.DictReader((tmp_path / "leaderboard" / "leaderboard.csv").open()))
+    assert [r["name"] for r in rows][:2] == ["spos", "params (no training)"]
+    assert -1.0 <= float(rows[0]["kendall_tau_mean"]) <= 1.0
+    assert (tmp_path / "leaderboard" / "tau.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "leaderboard" / "scores" / "spos" / "seed0.json").is_file()
+    # collecting again reuses the finished run
+    again = nas("leaderboard", "mode=collect", "seeds=[0]", f"benchmark.oracle.records={tmp_path / 'gt.jsonl'}",
+                "budget_curve.epochs=[]", "progress=false", cwd=tmp_path)
+    assert again.returncode == 0 and "running seeds" not in again.stdout
+    assert (tmp_path / "LEADERBOARD.md").read_text() == board
+
+
+@pytest.mark.slow
+def test_leaderboard_full(tmp_path):
+    """Three seeds and a budget curve."""
+    build_and_rank(tmp_path, "[0,1,2]", "[1]")
+    board = (tmp_path / "LEADERBOARD.md").read_text()
+    assert "| spos | 3 |" in board and "Kendall tau against the supernet budget" in board
+    assert (tmp_path / "leaderboard" / "tau_vs_epochs.png").is_file()

@@ -1,0 +1,73 @@
+import json
+import math
+from pathlib import Path
+
+import pytest
+from scipy.stats import kendalltau, spearmanr
+
+from nas.benchmarks import TableOracle, write_records
+from nas.errors import ConfigError
+from nas.leaderboard import Row, aggregate, baseline_rows, read_run, render_table, run_report
+from search_spaces.nb201 import NB201SearchSpace
+
+SPACE = NB201SearchSpace(C=8, N=1, in_channels=1, input_size=16, reduction="light")
+CELLS = [str(a) for a in list(SPACE.enumerate())[:: 1000][:10]]
+TRUTH_SEEDS = {c: (50.0 + 3 * i, 51.0 + 3 * i - (2 if i % 3 == 0 else 0)) for i, c in enumerate(CELLS)}
+
+
+@pytest.fixture
+def oracle(tmp_path):
+    rows = [{"arch": c, "seed": s, "accuracy": acc[s], "params": SPACE.params(SPACE.parse(c)),
+             "flops": SPACE.flops(SPACE.parse(c)), "seconds": 1.0, "recipe": "r"}
+            for c, acc in TRUTH_SEEDS.items() for s in (0, 1)]
+    write_records(tmp_path / "gt.jsonl", rows)
+    return TableOracle(tmp_path / "gt.jsonl", SPACE)
+
+
+def fake_run(folder: Path, scores: dict[str, float], train_seconds: float) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "benchmark_scores.json").write_text(json.dumps([{"arch": a, "supernet_accuracy": s, "truth": 0}
+                                                               for a, s in scores.items()]))
+    (folder / "summary.json").write_text(json.dumps({"train_seconds": train_seconds, "benchmark_seconds": 4.0,
+                                                     "child_evaluations": 110}))
+    return folder
+
+
+def test_aggregate_gives_mean_and_std_of_hand_computed_taus(tmp_path, oracle):
+    truth = {str(a): oracle(a) for a in oracle.architectures()}
+    perfect = {c: truth[c] for c in CELLS}                      # tau 1
+    reversed_ = {c: -truth[c] for c in CELLS}                   # tau -1
+    row = Row("m", "nas run -m experiment=m seed=0,1", [
+        read_run(fake_run(tmp_path / "s0", perfect, 60.0), 0),
+        read_run(fake_run(tmp_path / "s1", reversed_, 180.0), 1),
+    ])
+    result = aggregate(row, truth)
+    assert result["kendall_tau"] == (0.0, pytest.approx(math.sqrt(2)))
+    assert result["train_minutes"] == (2.0, pytest.approx(math.sqrt(2)))
+    assert result["child_evaluations"] == (110.0, 0.0)
+    best = max(truth.values())
+    worst = min(truth.values())
+    assert result["best_predicted_truth"][0] == pytest.approx((best + worst) / 2)
+    table = render_table([result])
+    assert "| m | 2 | 0.000 ± 1.414 |" in table and "`nas run -m experiment=m seed=0,1`" in table
+
+
+def test_baselines_and_ceiling_equal_scipy(oracle):
+    truth = {str(a): oracle(a) for a in oracle.architectures()}
+    params, flops, ceiling = baseline_rows(oracle, truth)
+    cells = list(truth)
+    expected = kendalltau([SPACE.params(SPACE.parse(c)) for c in cells], [truth[c] for c in cells]).statistic
+    assert params["kendall_tau"][0] == pytest.approx(expected)
+    assert flops["name"].startswith("flops")
+    first, second = [TRUTH_SEEDS[c][0] for c in cells], [TRUTH_SEEDS[c][1] for c in cells]
+    assert ceiling["kendall_tau"][0] == pytest.approx(kendalltau(first, second).statistic)
+    assert ceiling["spearman_rho"][0] == pytest.approx(spearmanr(first, second).statistic)
+
+
+def test_unscored_cells_and_unfinished_runs_are_clear_errors(tmp_path, oracle):
+    truth = {str(a): oracle(a) for a in oracle.architectures()}
+    run = read_run(fake_run(tmp_path / "s0", {CELLS[0]: 1.0}, 1.0), 0)
+    with pytest.raises(ConfigError, match="no score for 9 ground-truth cells"):
+        run_report(run, truth)
+    with pytest.raises(ConfigError, match="not a finished `nas run`"):
+        read_run(tmp_path / "nothing", 0)
