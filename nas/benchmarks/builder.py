@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import multiprocessing as mp
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +80,24 @@ def build_ground_truth(
     ``workers > 1``.
     """
     fingerprint = recipe.fingerprint(space, dataset_name)
+    with _exclusive(Path(output)):
+        return _build(space, load_data, fingerprint, archs, seeds, output, recipe, workers, threads_per_worker,
+                      progress)
+
+
+@contextmanager
+def _exclusive(output: Path):
+    """One builder per output file: a second one would overwrite the first one's records."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with open(output.with_name(output.name + ".lock"), "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"another `nas bench build` is writing {output}: wait for it, or use another output")
+        yield
+
+
+def _build(space, load_data, fingerprint, archs, seeds, output, recipe, workers, threads_per_worker, progress):
     records = load_records(output, recipe=fingerprint, allow_empty=True)
     done = {(r["arch"], int(r["seed"])) for r in records}
     jobs = [(str(a), int(s)) for a in archs for s in seeds if (str(a), int(s)) not in done]

@@ -95,3 +95,15 @@ def test_sigkill_during_build_then_rerun_loses_only_the_run_in_flight(tmp_path):
     assert final[: len(partial)] == partial
     assert without_time(final) == without_time(load_records(tmp_path / "straight.jsonl"))
     assert (tmp_path / "killed.md").is_file() and "seed-to-seed" in (tmp_path / "killed.md").read_text()
+
+
+def test_a_second_builder_on_the_same_file_is_refused(tmp_path):
+    from nas.benchmarks.builder import _exclusive
+    from nas.errors import ConfigError
+
+    target = tmp_path / "gt.jsonl"
+    with _exclusive(target):
+        with pytest.raises(ConfigError, match="another `nas bench build` is writing"):
+            build_ground_truth(SPACE, LOAD, "synthetic", sample_distinct(SPACE, 1, 0), [0], target, TINY,
+                               progress=False)
+    assert not target.exists()
