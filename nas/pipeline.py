@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from nas.benchmarks.oracle import NB201Oracle, Oracle
 from nas.checkpoint import load_checkpoint
 from nas.data.splits import ImageDataset
 from nas.errors import CheckpointError, ConfigError
@@ -32,7 +33,9 @@ from nas.report import (
     write_text_atomic,
 )
 from nas.search_space import SearchSpace
-from nas.searchers.base import Trial
+from nas.searchers.base import Objective, Trial
+from nas.searchers.optuna_storage import JOURNAL_NAME
+from nas.searchers.pareto import write_pareto_front
 from nas.trainer import Trainer
 from supernets.base import Supernet
 
@@ -106,24 +109,70 @@ def build_evaluator(cfg: DictConfig, supernet: Supernet, data: ImageDataset) -> 
     return instantiate(cfg.evaluator, supernet=supernet, valid_data=data.valid, train_data=data.train)
 
 
-def search_stage(cfg: DictConfig, out: Path, space: SearchSpace, evaluator: Evaluator) -> tuple[list[Trial], float]:
-    """Rank ``search.budget`` children with the searcher; reuse a finished ranking in ``out``."""
+def oracle_objective(cfg: DictConfig) -> tuple[Oracle, SearchSpace]:
+    """``objective=oracle``: the benchmark's oracle and the space it covers; no supernet, no data.
+
+    NAS-Bench-201's oracle brings its own space (the benchmark's CIFAR network, C=16, N=5), so costs
+    and constraints are that network's; other oracles cover the configured search space and must
+    hold every architecture of it.
+    """
+    oracle_cfg = cfg.benchmark.get("oracle")
+    if oracle_cfg is None:
+        raise ConfigError("objective=oracle needs a benchmark with ground truth: add benchmark=nb201 "
+                          "(NAS-Bench-201, every cell), or search a trained supernet with objective=supernet")
+    if issubclass(get_class(oracle_cfg._target_), NB201Oracle):
+        oracle = instantiate(oracle_cfg)
+    else:
+        oracle = instantiate(oracle_cfg, space=instantiate(cfg.search_space))
+    space = oracle.space
+    if len(oracle) < space.size:
+        raise ConfigError(f"the oracle {type(oracle).__name__} knows {len(oracle):,} of the {space.size:,} "
+                          "architectures of its search space, so a searcher would propose unknown ones: "
+                          "use objective=oracle with a complete table (benchmark=nb201)")
+    return oracle, space
+
+
+def search_stage(cfg: DictConfig, out: Path, space: SearchSpace, objective: Evaluator | Objective
+                 ) -> tuple[list[Trial], float]:
+    """Rank ``search.budget`` children with the searcher; reuse a finished ranking in ``out``.
+
+    ``objective`` is the supernet's evaluator or any callable (an oracle). The searcher's state is
+    saved after every child (``searcher_state.pt``), so a killed search resumes where it stopped;
+    Optuna searchers keep their study in ``optuna_journal.log`` unless ``searcher.storage`` names one.
+    """
     ranking_file = out / "ranked_children.json"
     if ranking_file.exists():
         rows = read_ranking(ranking_file)
         if len(rows) == min(int(cfg.search.budget), space.size):
             return [Trial(r["rank"] - 1, space.parse(r["arch"]), r["supernet_accuracy"],
                           {"params": r["params"], "flops": r["flops"]}) for r in rows], 0.0
-    searcher = instantiate(cfg.searcher, space=space)
+    if isinstance(objective, Evaluator):
+        if cfg.get("objective", "supernet") != "supernet":
+            raise ConfigError(f"this command searches with the supernet it trains, not objective={cfg.objective}: "
+                              "search a benchmark table with `nas search objective=oracle benchmark=nb201`")
+        objective.progress = False
+        score = objective.score
+    else:
+        score = objective
+    out.mkdir(parents=True, exist_ok=True)
+    extra = {"storage": str(out / JOURNAL_NAME)} if "storage" in cfg.searcher and cfg.searcher.storage is None else {}
+    searcher = instantiate(cfg.searcher, space=space, **extra)
+    state_path = out / "searcher_state.pt"
+    if state_path.exists():
+        searcher.load(state_path)
     started = time.perf_counter()
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=int(cfg.search.budget), desc="searching", unit="child", disable=not cfg.progress)
-    evaluator.progress = False
-    history = searcher.search(evaluator.score, int(cfg.search.budget), progress=lambda trial: bar.update(1))
+    bar = tqdm(total=int(cfg.search.budget), initial=len(searcher.history), desc="searching", unit="child",
+               disable=not cfg.progress)
+    history = searcher.search(score, int(cfg.search.budget), progress=lambda trial: bar.update(1),
+                              state_path=state_path)
     bar.close()
     seconds = time.perf_counter() - started
     write_ranking(history.trials, out)
+    if getattr(searcher, "cost_objective", None) and history.trials:
+        write_pareto_front(history.trials, out, searcher.cost_objective,
+                           "supernet accuracy" if isinstance(objective, Evaluator) else "accuracy")
     return history.trials, seconds
 
 

@@ -1,22 +1,33 @@
-"""`nas search train_dir=...`: rank the children of a trained supernet."""
+"""`nas search`: rank the children of a trained supernet (train_dir=...), or search a benchmark's oracle."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import hydra
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from nas.cli.common import CONF_DIR, friendly_errors, output_dir
 from nas.errors import ConfigError
 from nas.pipeline import RunResult, benchmark_stage, build_evaluator, load_trained_supernet, search_stage, setup
-from nas.pipeline import write_run_report
+from nas.pipeline import oracle_objective, write_run_report
 from nas.report import format_table
+
+OBJECTIVES = ("supernet", "oracle")
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="search")
 @friendly_errors
 def main(cfg: DictConfig) -> None:
+    objective = cfg.get("objective", "supernet")
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"unknown objective={objective!r}; choose one of {list(OBJECTIVES)}")
+    if objective == "oracle":
+        return search_oracle(cfg)
+    if cfg.get("train_dir") is None:
+        raise ConfigError("objective=supernet needs train_dir=<folder of a finished `nas train` or `nas run`>; "
+                          "to search a benchmark table without a supernet: objective=oracle benchmark=nb201")
     train_dir = Path(cfg.train_dir)
     saved = train_dir / ".hydra" / "config.yaml"
     if not saved.is_file():
@@ -34,3 +45,18 @@ def main(cfg: DictConfig) -> None:
     report = write_run_report(cfg, result, space)
     print(format_table(trials, cfg.search.top_k))
     print(f"ranked children: {out / 'ranked_children.csv'}\nreport: {report}")
+
+
+def search_oracle(cfg: DictConfig) -> None:
+    """objective=oracle: the searcher queries the benchmark's ground truth; no supernet, no dataset."""
+    if cfg.get("threads"):
+        torch.set_num_threads(int(cfg.threads))
+    out = output_dir()
+    oracle, space = oracle_objective(cfg)
+    trials, seconds = search_stage(cfg, out, space, oracle)
+    print(f"{len(trials)} architectures scored by {type(oracle).__name__} "
+          f"({getattr(oracle, 'dataset', '')}) in {seconds:.1f} s")
+    print(format_table(trials, cfg.search.top_k))
+    print(f"ranked children: {out / 'ranked_children.csv'}")
+    if (out / "pareto_front.csv").exists():
+        print(f"Pareto front:    {out / 'pareto_front.csv'} (.json, .png)")

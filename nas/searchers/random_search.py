@@ -7,7 +7,7 @@ from nas.searchers.base import Searcher
 
 
 class RandomSearch(Searcher):
-    """Uniform sampling of the space; ``search`` skips architectures already scored.
+    """Uniform sampling of the (feasible part of the) space; never proposes an architecture twice.
 
     Example:
         >>> from search_spaces.nb201 import NB201SearchSpace
@@ -18,4 +18,4 @@ class RandomSearch(Searcher):
     """
 
     def ask(self) -> Architecture:
-        return self.space.sample(self.rng)
+        return self.sample_new()
