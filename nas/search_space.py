@@ -111,6 +111,19 @@ class SearchSpace(ABC):
             arch = self.architecture_cls({d: arch[d] for d in decisions})
         return arch
 
+    def largest(self) -> Architecture:
+        """The last option of every decision.
+
+        Spaces whose options are ordered ascending in cost (the elastic spaces) make this the
+        largest child, which the sandwich rule trains at every step; elsewhere (NAS-Bench-201's
+        ops) it is just the last option of each decision.
+        """
+        return self.architecture_cls({name: options[-1] for name, options in self.decisions.items()})
+
+    def smallest(self) -> Architecture:
+        """The first option of every decision: the smallest child when options ascend in cost."""
+        return self.architecture_cls({name: options[0] for name, options in self.decisions.items()})
+
     def parse(self, text: str) -> Architecture:
         """Parse an architecture string of this space and validate it."""
         return self.validate(self.architecture_cls.from_string(text))

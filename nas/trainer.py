@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from nas.checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
 from nas.data.splits import TensorSplit
 from nas.errors import CheckpointError, ConfigError
+from nas.losses import adaptive_alpha_divergence, kl_distillation
 from samplers.data.base import DataSampler
 from samplers.path.base import PathFeedback, PathSampler
 from supernets.base import Supernet
@@ -66,6 +67,12 @@ class Trainer:
     and when interrupted (Ctrl-C, SIGTERM). ``fit()`` on an output folder that holds a
     checkpoint resumes exactly (weights, optimizer, schedule, samplers, RNG, step).
 
+    In-place distillation (``distillation="kl"`` or ``"alpha"``) needs a path sampler whose first
+    child is the teacher (``teacher_first``, e.g. the sandwich rule's largest child): the teacher
+    trains on the labels, and its detached logits are the soft labels of the step's other
+    children, which train on KL(teacher || student) or on AlphaNet's adaptive alpha-divergence
+    (``distill_alpha_min``, ``distill_alpha_max``, clipping ``distill_beta``) instead of the labels.
+
     Example:
         >>> import functools, torch, tempfile
         >>> from nas.data import synthetic
@@ -104,9 +111,22 @@ class Trainer:
         progress: bool = True,
         tensorboard: bool = True,
         fingerprint: str | None = None,
+        distillation: str | None = None,
+        distill_alpha_min: float = -1.0,
+        distill_alpha_max: float = 1.0,
+        distill_beta: float = 5.0,
     ):
         if child_loss not in ("sum", "mean"):
             raise ConfigError(f"child_loss must be 'sum' or 'mean', got {child_loss!r}")
+        if distillation not in (None, "kl", "alpha"):
+            raise ConfigError(f"distillation must be null, 'kl' or 'alpha', got {distillation!r}")
+        if distillation is not None and not path_sampler.teacher_first:
+            raise ConfigError(
+                f"distillation={distillation!r} needs a path sampler whose first child is the teacher; "
+                f"{type(path_sampler).__name__} has none: use path_sampler=sandwich, or trainer.distillation=null")
+        if distillation == "alpha" and not distill_alpha_min <= distill_alpha_max:
+            raise ConfigError(f"distill_alpha_min ({distill_alpha_min}) must not exceed distill_alpha_max "
+                              f"({distill_alpha_max})")
         if batch_size < 1 or epochs < 1:
             raise ConfigError(f"batch_size and epochs must be positive, got {batch_size} and {epochs}")
         if len(train_data) < batch_size and drop_last:
@@ -140,6 +160,8 @@ class Trainer:
         self.progress = progress
         self.use_tensorboard = tensorboard
         self.fingerprint = fingerprint
+        self.distillation = distillation
+        self.distill_alpha = (float(distill_alpha_min), float(distill_alpha_max), float(distill_beta))
         self.state = TrainState()
         self.option_counts: Counter[str] = Counter()
         self._writer = None
@@ -220,10 +242,16 @@ class Trainer:
         losses, correct = [], 0
         scale = 1.0 / len(archs) if self.child_loss == "mean" else 1.0
         needs_scores = self.data_sampler.needs_scores
+        soft_labels = None  # the teacher's detached logits, with in-place distillation
         for arch in archs:
             with torch.autocast(self.device.type, self.amp_dtype) if self.amp_dtype else nullcontext():
                 logits = self.supernet(x, arch)
-                loss = F.cross_entropy(logits.float(), y)
+                if soft_labels is None:
+                    loss = F.cross_entropy(logits.float(), y)
+                    if self.distillation is not None:
+                        soft_labels = logits.detach().float()
+                else:
+                    loss = self._distillation_loss(logits, soft_labels)
             backward = loss * scale
             (self.scaler.scale(backward) if self.scaler else backward).backward()
             losses.append(float(loss.detach()))
@@ -251,6 +279,12 @@ class Trainer:
         self.scheduler.step()
         return sum(losses) / len(losses), correct / (len(y) * len(archs))
 
+    def _distillation_loss(self, logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+        if self.distillation == "kl":
+            return kl_distillation(logits, teacher_logits)
+        alpha_min, alpha_max, beta = self.distill_alpha
+        return adaptive_alpha_divergence(logits, teacher_logits, alpha_min, alpha_max, beta)
+
     def _option_grad_norms(self) -> dict:
         norms = {}
         if "option_grad_norms" in self.path_sampler.needs:
@@ -263,6 +297,7 @@ class Trainer:
     def fit(self) -> TrainState:
         """Train to ``total_steps``, resuming from ``output_dir`` when a checkpoint is there."""
         resumed = self.resume_if_possible()
+        self.path_sampler.set_total_steps(self.total_steps)
         if self.state.step >= self.total_steps:
             return self.state
         previous = {s: signal.getsignal(s) for s in (signal.SIGTERM,)}

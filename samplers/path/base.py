@@ -31,10 +31,13 @@ class PathSampler(ABC):
     Draws must be a pure function of (seed, step, observed state) so that every DDP rank picks
     the same children and a resumed run picks the ones the uninterrupted run would have.
     ``needs`` names the feedback a sampler wants (e.g. ``"option_grad_norms"``); the trainer
-    computes nothing a sampler does not ask for.
+    computes nothing a sampler does not ask for. ``teacher_first`` says that the first child of
+    every step is the teacher of the others (the sandwich rule's largest child): the trainer's
+    in-place distillation needs it.
     """
 
     needs: ClassVar[frozenset[str]] = frozenset()
+    teacher_first: ClassVar[bool] = False
 
     def __init__(self, space: SearchSpace, seed: int = 0):
         self.space = space
@@ -47,6 +50,9 @@ class PathSampler(ABC):
     @abstractmethod
     def sample(self, step: int) -> list[Architecture]:
         """The children to train at ``step`` (one or more)."""
+
+    def set_total_steps(self, total_steps: int) -> None:
+        """Told once by the trainer when ``fit()`` starts; samplers with a schedule use it."""
 
     def observe(self, feedback: PathFeedback) -> None:
         """Receive what the trainer measured; stateless samplers ignore it."""
