@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import optuna
 import pytest
 
@@ -20,6 +22,14 @@ def test_a_path_is_a_journal_file(tmp_path, prefix):
     optuna.create_study(storage=storage, study_name="s").optimize(lambda t: t.suggest_int("x", 0, 3), n_trials=2)
     again = optuna.load_study(study_name="s", storage=open_storage(tmp_path / "study.log"))
     assert len(again.trials) == 2
+
+
+def test_journal_appends_are_not_fsynced_and_read_back(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "fsync", lambda fd: pytest.fail("the journal fsynced an append"))
+    study = optuna.create_study(storage=open_storage(tmp_path / "study.log"), study_name="s")
+    study.optimize(lambda t: t.suggest_int("x", 0, 9), n_trials=3)
+    fresh = optuna.load_study(study_name="s", storage=open_storage(tmp_path / "study.log"))
+    assert [t.params for t in fresh.trials] == [t.params for t in study.trials]
 
 
 def test_sqlite_url_is_a_database(tmp_path):
