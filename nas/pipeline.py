@@ -144,7 +144,7 @@ def search_stage(cfg: DictConfig, out: Path, space: SearchSpace, objective: Eval
     if ranking_file.exists():
         rows = read_ranking(ranking_file)
         if len(rows) == min(int(cfg.search.budget), space.size):
-            return [Trial(r["rank"] - 1, space.parse(r["arch"]), r["supernet_accuracy"],
+            return [Trial(r["rank"] - 1, space.parse(r["arch"]), r.get("supernet_accuracy", r.get("oracle_accuracy")),
                           {"params": r["params"], "flops": r["flops"]}) for r in rows], 0.0
     if isinstance(objective, Evaluator):
         if cfg.get("objective", "supernet") != "supernet":
@@ -169,7 +169,8 @@ def search_stage(cfg: DictConfig, out: Path, space: SearchSpace, objective: Eval
                               state_path=state_path)
     bar.close()
     seconds = time.perf_counter() - started
-    write_ranking(history.trials, out)
+    write_ranking(history.trials, out, score_name="supernet_accuracy" if isinstance(objective, Evaluator)
+                  else "oracle_accuracy")
     if getattr(searcher, "cost_objective", None) and history.trials:
         write_pareto_front(history.trials, out, searcher.cost_objective,
                            "supernet accuracy" if isinstance(objective, Evaluator) else "accuracy")

@@ -23,11 +23,12 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_ranking(trials: Sequence[Trial], folder: str | Path, stem: str = "ranked_children") -> tuple[Path, Path]:
-    """Write ``stem.csv`` and ``stem.json``: rank, architecture, supernet accuracy, params, FLOPs."""
+def write_ranking(trials: Sequence[Trial], folder: str | Path, stem: str = "ranked_children",
+                  score_name: str = "supernet_accuracy") -> tuple[Path, Path]:
+    """Write ``stem.csv`` and ``stem.json``: rank, architecture, score (``score_name``), params, FLOPs."""
     folder = Path(folder)
     ranked = sorted(trials, key=lambda t: -t.score)
-    rows = [{"rank": i + 1, "arch": str(t.arch), "supernet_accuracy": round(t.score, 4),
+    rows = [{"rank": i + 1, "arch": str(t.arch), score_name: round(t.score, 4),
              "params": t.cost.get("params"), "flops": t.cost.get("flops")} for i, t in enumerate(ranked)]
     json_path, csv_path = folder / f"{stem}.json", folder / f"{stem}.csv"
     write_text_atomic(json_path, json.dumps(rows, indent=1) + "\n")

@@ -162,6 +162,16 @@ class Trainer:
         self.fingerprint = fingerprint
         self.distillation = distillation
         self.distill_alpha = (float(distill_alpha_min), float(distill_alpha_max), float(distill_beta))
+        self._option_params = None
+        if "option_grad_norms" in path_sampler.needs:
+            try:
+                self._option_params = supernet.option_parameters()
+            except NotImplementedError as exc:
+                raise ConfigError(
+                    f"{type(path_sampler).__name__} needs the gradient norm of every option's own parameters, and "
+                    f"{type(supernet).__name__} cannot say which parameters belong to which option ({exc}). "
+                    "Use path_sampler=uniform or sandwich with this supernet."
+                ) from None
         self.state = TrainState()
         self.option_counts: Counter[str] = Counter()
         self._writer = None
@@ -242,12 +252,15 @@ class Trainer:
         losses, correct = [], 0
         scale = 1.0 / len(archs) if self.child_loss == "mean" else 1.0
         needs_scores = self.data_sampler.needs_scores
+        weights = self.data_sampler.loss_weights(indices)  # importance weights 1/(N p), or None
+        if weights is not None:
+            weights = weights.to(self.device)
         soft_labels = None  # the teacher's detached logits, with in-place distillation
         for arch in archs:
             with torch.autocast(self.device.type, self.amp_dtype) if self.amp_dtype else nullcontext():
                 logits = self.supernet(x, arch)
                 if soft_labels is None:
-                    loss = F.cross_entropy(logits.float(), y)
+                    loss = self._label_loss(logits.float(), y, weights)
                     if self.distillation is not None:
                         soft_labels = logits.detach().float()
                 else:
@@ -265,12 +278,10 @@ class Trainer:
                 self.data_sampler.observe(indices, probs.norm(dim=1).cpu())
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
+        # the sampler sees the gradients as back-propagated, before clipping rescales them
+        self.path_sampler.observe(PathFeedback(step, archs, losses, self._option_grad_norms()))
         if self.grad_clip_norm:
             torch.nn.utils.clip_grad_norm_(self.supernet.parameters(), self.grad_clip_norm)
-        if self.path_sampler.needs:
-            self.path_sampler.observe(PathFeedback(step, archs, losses, self._option_grad_norms()))
-        else:
-            self.path_sampler.observe(PathFeedback(step, archs, losses))
         if self.scaler is not None:
             self.scaler.step(self.optimizer)
             self.scaler.update()
@@ -285,10 +296,17 @@ class Trainer:
         alpha_min, alpha_max, beta = self.distill_alpha
         return adaptive_alpha_divergence(logits, teacher_logits, alpha_min, alpha_max, beta)
 
+    @staticmethod
+    def _label_loss(logits: torch.Tensor, y: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+        if weights is None:
+            return F.cross_entropy(logits, y)
+        return (F.cross_entropy(logits, y, reduction="none") * weights).mean()
+
     def _option_grad_norms(self) -> dict:
+        """(decision, option) -> L2 norm of the gradient of that option's parameters, for options that got one."""
         norms = {}
-        if "option_grad_norms" in self.path_sampler.needs:
-            for key, params in self.supernet.option_parameters().items():
+        if self._option_params is not None:
+            for key, params in self._option_params.items():
                 grads = [p.grad for p in params if p.grad is not None]
                 if grads:
                     norms[key] = float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])))

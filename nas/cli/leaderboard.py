@@ -114,11 +114,8 @@ def main(cfg: DictConfig) -> None:
         epochs = OmegaConf.load(finished[0][1] / ".hydra" / "config.yaml").trainer.epochs
         rows.append(Row(name, display_command(finished[0][1], [s for s, _ in finished]), epochs=float(epochs)))
     if not rows:
-        raise ConfigError(f"no finished run under {runs_dir}: run `nas leaderboard` (mode=run) first")
-
-    first_cfg = OmegaConf.load(next(f for s in seeds for f in [runs_dir / rows[0].name / f"seed{s}"]
-                                    if (f / "summary.json").exists()) / ".hydra" / "config.yaml")
-    space = instantiate(first_cfg.search_space)
+        print(f"no finished supernet run under {runs_dir} yet: writing the ground-truth rows only")
+    space = instantiate(cfg.search_space)
     oracle = instantiate(cfg.benchmark.oracle, space=space)
     truth = {str(a): oracle(a) for a in oracle.architectures()}
     for row in rows:
@@ -127,10 +124,12 @@ def main(cfg: DictConfig) -> None:
             if (folder / "summary.json").exists():
                 ensure_scored(folder, cfg.benchmark.oracle, list(truth), bool(cfg.progress))
                 row.runs.append(read_run(folder, seed))
-    write_leaderboard(cfg, rows, oracle, truth)
+    finished = {row.name for row in rows}
+    write_leaderboard(cfg, rows, oracle, truth, pending=[n for n, _ in plan if n not in finished and "@" not in n])
 
 
-def write_leaderboard(cfg: DictConfig, rows: list[Row], oracle, truth: dict[str, float]) -> None:
+def write_leaderboard(cfg: DictConfig, rows: list[Row], oracle, truth: dict[str, float],
+                      pending: list[str] = ()) -> None:
     out = Path(cfg.output_dir)
     assets = out / "leaderboard"
     assets.mkdir(parents=True, exist_ok=True)
@@ -166,6 +165,9 @@ def write_leaderboard(cfg: DictConfig, rows: list[Row], oracle, truth: dict[str,
         "`leaderboard/scores/`.", "",
         render_table(main_results), "",
     ]
+    if pending:
+        lines += [f"Rows without a finished run yet (`nas leaderboard only=[...]` trains them): "
+                  f"{', '.join(f'`{name}`' for name in pending)}.", ""]
     if seed_ceiling is not None:
         lines += [f"The ceiling row ranks one ground-truth seed by the other: no supernet can be expected to agree "
                   f"with the table better than the table agrees with itself "

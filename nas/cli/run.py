@@ -9,6 +9,7 @@ import hydra
 from omegaconf import DictConfig
 
 from nas.cli.common import CONF_DIR, friendly_errors, output_dir
+from nas.errors import ConfigError
 from nas.pipeline import RunResult, benchmark_stage, build_evaluator, search_stage, setup, train_stage
 from nas.pipeline import write_run_report
 from nas.report import format_table, write_text_atomic
@@ -34,6 +35,9 @@ def write_summary(out, result: RunResult, trainer, evaluator) -> None:
 @friendly_errors
 def main(cfg: DictConfig) -> RunResult:
     started = time.perf_counter()
+    if cfg.get("objective", "supernet") != "supernet":
+        raise ConfigError(f"`nas run` trains a supernet and ranks with it (objective=supernet); for objective="
+                          f"{cfg.objective} no training is needed: use `nas search objective={cfg.objective} ...`")
     out = output_dir()
     data, space = setup(cfg)
     print(data.summary())

@@ -57,6 +57,10 @@ class DataSampler(Sampler[int]):
     def observe(self, indices: torch.Tensor, scores: torch.Tensor) -> None:
         """Per-example scores of a batch (importance samplers use them)."""
 
+    def loss_weights(self, indices: torch.Tensor) -> torch.Tensor | None:
+        """Per-example loss weights of a batch (importance weights), or None for a plain mean."""
+        return None
+
     def state_dict(self) -> dict[str, Any]:
         return {"seed": self.seed, "epoch": self.epoch}
 

@@ -48,6 +48,14 @@ class NB201SearchSpace(SearchSpace):
     def decisions(self) -> dict[str, tuple[str, ...]]:
         return self._decisions
 
+    def largest(self) -> NB201Architecture:
+        """Every edge ``nor_conv_3x3``: the most parameters and FLOPs (the sandwich rule's teacher)."""
+        return self.make({name: "nor_conv_3x3" for name in EDGE_NAMES})
+
+    def smallest(self) -> NB201Architecture:
+        """Every edge ``skip_connect``: no cell parameters, yet connected (all-``none`` would output zeros)."""
+        return self.make({name: "skip_connect" for name in EDGE_NAMES})
+
     def build_supernet(self) -> NB201Supernet:
         return NB201Supernet(self.config)
 

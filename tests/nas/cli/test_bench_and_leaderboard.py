@@ -17,7 +17,8 @@ def build_and_rank(tmp_path, seeds: str, curve: str):
                 "progress=false", cwd=tmp_path)
     assert built.returncode == 0, built.stderr
     overrides = f"run_overrides=['preset=smoke','trainer.epochs=2','benchmark.oracle.records={gt}']"
-    done = nas("leaderboard", f"seeds={seeds}", overrides, f"benchmark.oracle.records={gt}",
+    done = nas("leaderboard", "only=[spos]", "dataset=synthetic", f"seeds={seeds}", overrides,
+               f"benchmark.oracle.records={gt}",
                f"budget_curve.epochs={curve}", "threads=1", "progress=false", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
@@ -34,7 +35,7 @@ def test_leaderboard_short(tmp_path):
     assert (tmp_path / "leaderboard" / "tau.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "leaderboard" / "scores" / "spos" / "seed0.json").is_file()
     # collecting again reuses the finished run
-    again = nas("leaderboard", "mode=collect", "seeds=[0]", f"benchmark.oracle.records={tmp_path / 'gt.jsonl'}",
+    again = nas("leaderboard", "mode=collect", "only=[spos]", "dataset=synthetic", "seeds=[0]", f"benchmark.oracle.records={tmp_path / 'gt.jsonl'}",
                 "budget_curve.epochs=[]", "progress=false", cwd=tmp_path)
     assert again.returncode == 0 and "running seeds" not in again.stdout
     assert (tmp_path / "LEADERBOARD.md").read_text() == board
