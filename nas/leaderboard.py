@@ -99,6 +99,8 @@ def baseline_rows(oracle: Oracle, truth: dict[str, float]) -> list[dict]:
         scores = {a: float(oracle.query(a)[cost]) for a in truth}
         run = RunScores(seed=-1, folder=Path("."), scores=scores)
         result = aggregate(Row(f"{cost} (no training)", "-", [run], kind="baseline"), truth)
+        for key in ("train_minutes", "scoring_seconds", "child_evaluations"):
+            result[key] = (float("nan"), 0.0)
         rows.append(result)
     seed_keys = sorted({k for a in truth for k in oracle.query(a) if k.startswith("accuracy_seed")})
     if len(seed_keys) >= 2:

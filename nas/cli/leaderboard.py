@@ -156,7 +156,7 @@ def write_leaderboard(cfg: DictConfig, rows: list[Row], oracle, truth: dict[str,
     lines = [
         f"# {cfg.title}", "",
         "How well does each supernet training method rank child architectures against stand-alone training?",
-        f"Ground truth: `{getattr(oracle, 'path', type(oracle).__name__)}` — {len(truth)} cells "
+        f"Ground truth: `{getattr(getattr(oracle, 'path', None), 'name', type(oracle).__name__)}` — {len(truth)} cells "
         f"(mean test accuracy over seeds of stand-alone training; see its data card). Every supernet scores every "
         "cell with inherited weights on the first 5,000 *valid* images, BatchNorm recalibrated on 4 batches of 256 "
         "training images (`bn_policy=recalibrate`). Mean ± std over seeds.", "",
@@ -177,8 +177,9 @@ def write_leaderboard(cfg: DictConfig, rows: list[Row], oracle, truth: dict[str,
         lines += ["## Kendall tau against the supernet budget", "",
                   render_table(sorted(curve, key=lambda r: r["epochs"])), "",
                   "![tau vs epochs](leaderboard/tau_vs_epochs.png)", ""]
-    lines += ["## Supernet accuracy against ground truth", ""]
-    lines += [f"![{row.name}](leaderboard/scatter_{row.name.replace('@', '_')}.png)" for row in rows]
+    if rows:
+        lines += ["## Supernet accuracy against ground truth", ""]
+        lines += [f"![{row.name}](leaderboard/scatter_{row.name.replace('@', '_')}.png)" for row in rows]
     for extra in cfg.extra_sections:
         path = Path(extra)
         if path.is_file():
