@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 
 import pytest
 
 from nas.errors import ConfigError
+from nas.search_space import SearchSpace
 from samplers import PathFeedback, PathSampler, SandwichPathSampler, UniformPathSampler
 from search_spaces.elastic_conv import ElasticConvSearchSpace
 from search_spaces.elastic_vit import ElasticViTSearchSpace
@@ -115,11 +117,21 @@ def test_trainer_tells_the_sampler_its_budget(tmp_path, space):
     assert [len(children) for children in seen] == [1, 1, 1, 1, 3, 3, 3, 3]
 
 
+class UnorderedNB201(NB201SearchSpace):
+    """NAS-Bench-201 with the base class's largest()/smallest(): last/first op of every edge, which
+    are not its biggest/smallest cells (avg_pool_3x3 has no parameters)."""
+
+    largest = SearchSpace.largest
+    smallest = SearchSpace.smallest
+
+
 def test_spaces_without_a_size_order_are_rejected():
     with pytest.raises(ConfigError) as info:
-        SandwichPathSampler(NB201SearchSpace(), seed=0)
+        SandwichPathSampler(UnorderedNB201(), seed=0)
     message = str(info.value)
     assert "'nb201'" in message and "no size order" in message and "path_sampler=uniform" in message
+    # all-none and all-pooling cells have the same (skeleton-only) parameter count
+    assert re.search(r"parameters, outside \[([\d,]+), \1\] of smallest\(\)/largest\(\)", message), message
 
 
 def test_spaces_without_largest_and_smallest_are_rejected():
