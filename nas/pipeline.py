@@ -38,6 +38,7 @@ from nas.searchers.optuna_storage import JOURNAL_NAME
 from nas.searchers.pareto import write_pareto_front
 from nas.trainer import Trainer
 from supernets.base import Supernet
+from supernets.split import restore_split
 
 # Keys that change how a run looks, not what it computes: excluded from the training fingerprint.
 _COSMETIC = {"progress", "log_every", "checkpoint_every", "tensorboard", "device", "amp"}
@@ -49,6 +50,8 @@ def training_fingerprint(cfg: DictConfig) -> str:
              for key in ("dataset", "search_space", "path_sampler", "data_sampler", "trainer")}
     parts["trainer"] = {k: v for k, v in parts["trainer"].items() if k not in _COSMETIC}
     parts["seed"] = int(cfg.seed)
+    if cfg.get("supernet") is not None and cfg.supernet.get("split") is not None:  # one-shot runs keep their hash
+        parts["supernet"] = OmegaConf.to_container(cfg.supernet, resolve=True)
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -81,9 +84,11 @@ def train_stage(cfg: DictConfig, out: Path, data: ImageDataset, space: SearchSpa
     supernet = space.build_supernet()
     path_sampler = instantiate(cfg.path_sampler, space=space)
     data_sampler = instantiate(cfg.data_sampler, num_examples=len(data.train))
+    split = cfg.supernet.get("split") if cfg.get("supernet") is not None else None  # few-shot schedule, or none
+    callbacks = [instantiate(split, space=space, supernet=supernet)] if split is not None else []
     trainer: Trainer = instantiate(
         cfg.trainer, supernet=supernet, train_data=data.train, path_sampler=path_sampler,
-        data_sampler=data_sampler, output_dir=str(out), fingerprint=training_fingerprint(cfg),
+        data_sampler=data_sampler, output_dir=str(out), fingerprint=training_fingerprint(cfg), callbacks=callbacks,
     )
     trainer.fit()
     return trainer
@@ -97,7 +102,7 @@ def load_trained_supernet(train_dir: Path, space: SearchSpace) -> Supernet:
             f"{train_dir} holds an unfinished training run (step {state['train_state']['step']} of "
             f"{state['total_steps']}): rerun `nas train` with the same overrides to finish it"
         )
-    supernet = space.build_supernet()
+    supernet = restore_split(space.build_supernet(), state["supernet"])  # a few-shot run's sub-supernets
     try:
         supernet.load_state_dict(state["supernet"])
     except RuntimeError as exc:

@@ -7,7 +7,7 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +55,28 @@ class TrainState:
     epoch: int = 0
     batch_in_epoch: int = 0
     seconds: float = 0.0
+
+
+class TrainerCallback:
+    """Hooks into the training loop; every method is optional (the defaults do nothing).
+
+    ``on_epoch_end(trainer)`` runs after each full epoch (it may replace ``trainer.supernet`` with
+    ``trainer.set_supernet`` and rebuild the optimizer's parameters); ``on_resume(trainer)`` runs
+    after the callback's own ``load_state_dict`` and before the trainer loads the checkpoint's
+    weights and optimizer, to rebuild whatever structure they need.
+    """
+
+    def on_epoch_end(self, trainer: "Trainer") -> None:
+        pass
+
+    def on_resume(self, trainer: "Trainer") -> None:
+        pass
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
 
 
 class Trainer:
@@ -115,6 +137,7 @@ class Trainer:
         distill_alpha_min: float = -1.0,
         distill_alpha_max: float = 1.0,
         distill_beta: float = 5.0,
+        callbacks: Sequence[TrainerCallback] = (),
     ):
         if child_loss not in ("sum", "mean"):
             raise ConfigError(f"child_loss must be 'sum' or 'mean', got {child_loss!r}")
@@ -162,16 +185,9 @@ class Trainer:
         self.fingerprint = fingerprint
         self.distillation = distillation
         self.distill_alpha = (float(distill_alpha_min), float(distill_alpha_max), float(distill_beta))
+        self.callbacks = list(callbacks)
         self._option_params = None
-        if "option_grad_norms" in path_sampler.needs:
-            try:
-                self._option_params = supernet.option_parameters()
-            except NotImplementedError as exc:
-                raise ConfigError(
-                    f"{type(path_sampler).__name__} needs the gradient norm of every option's own parameters, and "
-                    f"{type(supernet).__name__} cannot say which parameters belong to which option ({exc}). "
-                    "Use path_sampler=uniform or sandwich with this supernet."
-                ) from None
+        self._refresh_option_params()
         self.state = TrainState()
         self.option_counts: Counter[str] = Counter()
         self._writer = None
@@ -189,6 +205,23 @@ class Trainer:
         if not amp or self.device.type != "cuda":
             return None
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+    def _refresh_option_params(self) -> None:
+        if "option_grad_norms" not in self.path_sampler.needs:
+            return
+        try:
+            self._option_params = self.supernet.option_parameters()
+        except NotImplementedError as exc:
+            raise ConfigError(
+                f"{type(self.path_sampler).__name__} needs the gradient norm of every option's own parameters, "
+                f"and {type(self.supernet).__name__} cannot say which parameters belong to which option ({exc}). "
+                "Use path_sampler=uniform or sandwich with this supernet."
+            ) from None
+
+    def set_supernet(self, supernet: Supernet) -> None:
+        """Train ``supernet`` from now on (a callback's few-shot split); the caller updates the optimizer."""
+        self.supernet = supernet.to(self.device)
+        self._refresh_option_params()
 
     @property
     def checkpoint_path(self) -> Path:
@@ -209,6 +242,7 @@ class Trainer:
             "data_sampler": self.data_sampler.state_dict(),
             "option_counts": dict(self.option_counts),
             "rng": rng_state(),
+            "callbacks": [callback.state_dict() for callback in self.callbacks],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -220,6 +254,9 @@ class Trainer:
                 f"({state.get('fingerprint')} vs {self.fingerprint}); use another run_dir, or delete the folder to "
                 "start over"
             )
+        for callback, callback_state in zip(self.callbacks, state.get("callbacks", [])):
+            callback.load_state_dict(callback_state)
+            callback.on_resume(self)
         self.supernet.load_state_dict(state["supernet"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -356,6 +393,8 @@ class Trainer:
                 if self.state.batch_in_epoch >= len(batches):
                     self.state.epoch += 1
                     self.state.batch_in_epoch = 0
+                    for callback in self.callbacks:
+                        callback.on_epoch_end(self)
         except KeyboardInterrupt:
             self.save_checkpoint()
             bar.write(f"interrupted: checkpoint saved at step {self.state.step} in {self.checkpoint_path}")
