@@ -54,7 +54,7 @@ def test_nsga2_on_the_oracle_end_to_end_then_resume(tmp_path):
     assert len(ranking) == 30 and len({r["arch"] for r in ranking}) == 30
     oracle = NB201Oracle("cifar10")
     for row in ranking:
-        assert row["supernet_accuracy"] == pytest.approx(oracle(row["arch"]), abs=1e-4)
+        assert row["oracle_accuracy"] == pytest.approx(oracle(row["arch"]), abs=1e-4)
     with (folder / "pareto_front.csv").open(newline="") as handle:
         front = list(csv.DictReader(handle))
     assert front and set(front[0]) == {"arch", "accuracy", "params", "flops", "trial"}
