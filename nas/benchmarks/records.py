@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from nas.atomic import write_text_atomic
 from nas.errors import ConfigError, NASError
 
 REQUIRED = ("arch", "seed", "accuracy", "params", "flops", "seconds", "recipe")
@@ -54,20 +53,7 @@ def load_records(path: str | Path, recipe: str | None = None, allow_empty: bool 
 
 def write_records(path: str | Path, records: list[dict]) -> None:
     """Replace ``path`` with ``records`` atomically (temporary file, fsync, rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            for record in records:
-                handle.write(json.dumps(record, sort_keys=True) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_text_atomic(path, "".join(json.dumps(record, sort_keys=True) + "\n" for record in records))
 
 
 def mean_accuracy(records: list[dict]) -> dict[str, float]:
