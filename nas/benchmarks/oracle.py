@@ -74,7 +74,15 @@ class TableOracle(Oracle):
             if len(seeds) < min_seeds:
                 continue
             accuracies = [float(r["accuracy"]) for r in group]
-            self._table[space.parse(text)] = {
+            try:
+                arch = space.parse(text)
+            except InvalidArchitectureError as exc:
+                raise RecordsError(
+                    f"{path.name} holds architectures that are not of search space {space.name!r} ({exc}): it is the "
+                    "ground truth of another space. Use benchmark=none, or a table built for this space "
+                    "(`nas bench build search_space=...`)"
+                ) from None
+            self._table[arch] = {
                 "accuracy": sum(accuracies) / len(accuracies),
                 **{f"accuracy_seed{int(r['seed'])}": float(r["accuracy"]) for r in group},
                 "params": float(group[0]["params"]),

@@ -264,3 +264,12 @@ def test_shipped_nb201_table_is_byte_identical_to_the_reference_csv():
     assert hashlib.sha256(raw).hexdigest() == "cb5d777ec3368be83c8f9b3aa4d520696051cb0eb8d94b8f85b519f9ea4afa3e"
     assert "cb5d777ec3368be83c8f9b3aa4d520696051cb0eb8d94b8f85b519f9ea4afa3e" in (
         DATA_DIR / "NB201_PROVENANCE.md").read_text()
+
+
+def test_a_table_of_another_search_space_is_a_clear_error(tmp_path):
+    from search_spaces.elastic_conv import ElasticConvSearchSpace
+
+    write_records(tmp_path / "gt.jsonl", [{"arch": CELL_A, "seed": s, "accuracy": 80.0, "params": 1, "flops": 1,
+                                           "seconds": 1.0, "recipe": "r"} for s in (0, 1)])
+    with pytest.raises(RecordsError, match="not of search space 'elastic_conv'.*benchmark=none"):
+        TableOracle(tmp_path / "gt.jsonl", ElasticConvSearchSpace(in_channels=1, input_size=16))
