@@ -6,6 +6,7 @@ import json
 import time
 
 import hydra
+from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from nas.cli.common import CONF_DIR, friendly_errors, output_dir
@@ -40,6 +41,8 @@ def main(cfg: DictConfig) -> RunResult:
                           f"{cfg.objective} no training is needed: use `nas search objective={cfg.objective} ...`")
     out = output_dir()
     data, space = setup(cfg)
+    if cfg.benchmark.get("oracle") is not None:
+        instantiate(cfg.benchmark.oracle, space=space)  # a table of another space fails now, not after training
     print(data.summary())
     print(space.describe().splitlines()[0])
     trainer = train_stage(cfg, out, data, space)

@@ -260,3 +260,10 @@ def test_missing_fashion_mnist_names_the_fix(tmp_path, monkeypatch):
     assert str(empty) in message and str(tmp_path / "no-debian-package") in message
     assert "train-images-idx3-ubyte.gz" in message
     assert isinstance(info.value, FileNotFoundError)
+
+
+def test_a_ground_truth_of_another_space_fails_before_training(tmp_path):
+    done = nas("run", *SMOKE, "search_space=elastic_conv", "benchmark=fmnist201", cwd=tmp_path)
+    assert done.returncode == 2, done.output
+    assert "not of search space 'elastic_conv'" in done.stderr and "benchmark=none" in done.stderr
+    assert not list(tmp_path.glob("runs/run/*/checkpoints"))  # nothing was trained
