@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import shlex
 import subprocess
 import sys
@@ -21,6 +23,9 @@ from nas.leaderboard import (
     plot_scatter,
     plot_tau_bars,
     plot_tau_vs_epochs,
+    archive_run,
+    flops_of,
+    read_archived_run,
     read_run,
     render_table,
     write_csv,
@@ -56,12 +61,25 @@ def run_command(cfg: DictConfig, name: str, overrides: list[str], seeds: list[in
     return command
 
 
-def display_command(folder: Path, seeds: list[int]) -> str:
-    """The `nas run` command that produced a run folder (from its saved overrides), over ``seeds``."""
+def saved_overrides(folder: Path) -> list[str]:
+    """The `nas run` overrides a run folder was made with (from Hydra's record), seed and machine knobs left out."""
     saved = OmegaConf.load(folder / ".hydra" / "overrides.yaml")
-    keep = [o for o in saved if o.split("=", 1)[0].lstrip("+~") not in ("seed", "progress", "threads")
+    return [o for o in saved if o.split("=", 1)[0].lstrip("+~") not in ("seed", "progress", "threads")
             and not o.startswith("hydra")]
-    return shlex.join(["nas", "run", "-m", *keep, f"seed={','.join(str(s) for s in seeds)}"])
+
+
+def display_command(overrides: list[str], seeds: list[int]) -> str:
+    """The `nas run` command that trains a row's supernets over ``seeds``."""
+    return shlex.join(["nas", "run", "-m", *overrides, f"seed={','.join(str(s) for s in seeds)}"])
+
+
+def assets_dir(cfg: DictConfig) -> Path:
+    """Where the CSV, plots and archived runs go (``assets_dir``, default ``<output_dir>/leaderboard``)."""
+    return Path(cfg.get("assets_dir") or Path(cfg.output_dir) / "leaderboard")
+
+
+def archive_path(cfg: DictConfig, row: str, seed: int) -> Path:
+    return assets_dir(cfg) / "runs" / row.replace("@", "_") / f"seed{seed}.json"
 
 
 def ensure_scored(folder: Path, oracle_cfg: DictConfig, truth_cells: list[str], progress: bool) -> None:
@@ -104,36 +122,50 @@ def main(cfg: DictConfig) -> None:
             if done.returncode != 0:
                 raise ConfigError(f"row {name!r} failed (exit {done.returncode}); rerun `nas leaderboard` to resume it")
 
-    rows: list[Row] = []
-    for name, overrides in plan:
-        folders = [(s, runs_dir / name / f"seed{s}") for s in seeds]
-        finished = [(s, f) for s, f in folders if (f / "summary.json").exists()]
-        if not finished:
-            print(f"[{name}] no finished run yet: skipped")
-            continue
-        epochs = OmegaConf.load(finished[0][1] / ".hydra" / "config.yaml").trainer.epochs
-        rows.append(Row(name, display_command(finished[0][1], [s for s, _ in finished]), epochs=float(epochs)))
-    if not rows:
-        print(f"no finished supernet run under {runs_dir} yet: writing the ground-truth rows only")
     space = instantiate(cfg.search_space)
     oracle = instantiate(cfg.benchmark.oracle, space=space)
     truth = {str(a): oracle(a) for a in oracle.architectures()}
-    for row in rows:
-        for seed in seeds:
-            folder = runs_dir / row.name / f"seed{seed}"
-            if (folder / "summary.json").exists():
-                ensure_scored(folder, cfg.benchmark.oracle, list(truth), bool(cfg.progress))
-                row.runs.append(read_run(folder, seed))
+    rows = [row for name, _ in plan if (row := collect_row(cfg, name, seeds, truth)) is not None]
+    if not rows:
+        print(f"no finished supernet run under {runs_dir} or archived in {assets_dir(cfg) / 'runs'} yet: "
+              "writing the ground-truth rows only")
     finished = {row.name for row in rows}
     write_leaderboard(cfg, rows, oracle, truth, pending=[n for n, _ in plan if n not in finished and "@" not in n])
+
+
+def collect_row(cfg: DictConfig, name: str, seeds: list[int], truth: dict[str, float]) -> Row | None:
+    """A row's finished runs: from its run folders where they exist, otherwise from the archive."""
+    row = Row(name, "")
+    for seed in seeds:
+        folder = Path(cfg.runs_dir) / name / f"seed{seed}"
+        archived = archive_path(cfg, name, seed)
+        if (folder / "summary.json").exists():
+            ensure_scored(folder, cfg.benchmark.oracle, list(truth), bool(cfg.progress))
+            run, overrides = read_run(folder, seed), saved_overrides(folder)
+            epochs = float(OmegaConf.load(folder / ".hydra" / "config.yaml").trainer.epochs)
+        elif archived.is_file():
+            run, overrides, epochs = read_archived_run(archived)
+        else:
+            continue
+        row.runs.append(run)
+        row.overrides = row.overrides or overrides
+        row.epochs = row.epochs if row.epochs is not None else epochs
+    if not row.runs:
+        print(f"[{name}] no finished run yet: skipped")
+        return None
+    row.command = display_command(row.overrides, [run.seed for run in row.runs])
+    return row
 
 
 def write_leaderboard(cfg: DictConfig, rows: list[Row], oracle, truth: dict[str, float],
                       pending: list[str] = ()) -> None:
     out = Path(cfg.output_dir)
-    assets = out / "leaderboard"
+    assets = assets_dir(cfg)
     assets.mkdir(parents=True, exist_ok=True)
-    results = [aggregate(row, truth) for row in rows] + baseline_rows(oracle, truth)
+    link = Path(os.path.relpath(assets, out)).as_posix()  # image links are relative to the board's folder
+    limit = cfg.get("flops_limit")
+    flops = flops_of(oracle, truth) if limit is not None else None
+    results = [aggregate(row, truth, flops, limit) for row in rows] + baseline_rows(oracle, truth, limit)
     main_results = [r for r in results if "@" not in r["name"]]
     curve = [r for r in results if r["kind"] == "supernet" and r["name"].split("@")[0] == cfg.budget_curve.row] \
         if cfg.get("budget_curve") else []
@@ -142,8 +174,7 @@ def write_leaderboard(cfg: DictConfig, rows: list[Row], oracle, truth: dict[str,
     for row in rows:
         plot_scatter(row, truth, assets / f"scatter_{row.name.replace('@', '_')}.png")
         for run in row.runs:
-            target = assets / "scores" / row.name.replace("@", "_") / f"seed{run.seed}.json"
-            write_text_atomic(target, json.dumps(run.scores, indent=0, sort_keys=True) + "\n")
+            archive_run(run, row.name, row.overrides, row.epochs, archive_path(cfg, row.name, run.seed))
     for r in results:
         for rep in r["per_seed"]:
             per_seed.append({"row": r["name"], **{k: v for k, v in rep.items()}})
@@ -160,11 +191,16 @@ def write_leaderboard(cfg: DictConfig, rows: list[Row], oracle, truth: dict[str,
         f"(mean test accuracy over seeds of stand-alone training; see its data card). Every supernet scores every "
         "cell with inherited weights on the first 5,000 *valid* images, BatchNorm recalibrated on 4 batches of 256 "
         "training images (`bn_policy=recalibrate`). Mean ± std over seeds.", "",
-        "Generated by `nas leaderboard` (it runs what is missing, then collects); the command in each row trains "
-        "that row's supernets. Runs live in `runs/leaderboard/<row>/seed<k>/`; per-cell scores are kept in "
-        "`leaderboard/scores/`.", "",
-        render_table(main_results), "",
+        f"Generated by `{cfg.get('command', 'nas leaderboard')}` "
+        "(it runs what is missing, then collects); the command in each row trains "
+        f"that row's supernets. Runs live in `{cfg.runs_dir}/<row>/seed<k>/`; each collected run's cell scores and "
+        f"costs are archived in `{assets.as_posix()}/runs/`, so the board can be collected again without them.", "",
     ]
+    if limit is not None:
+        lines += [f"*truth of predicted best ≤ {limit / 1e6:g} MFLOPs*: the ground-truth accuracy of the cell that the "
+                  f"supernet scores highest among the cells of at most {limit:,.0f} FLOPs (the best child it would "
+                  "pick under that budget).", ""]
+    lines += [render_table(main_results, limit), ""]
     if pending:
         lines += [f"Rows without a finished run yet (`nas leaderboard only=[...]` trains them): "
                   f"{', '.join(f'`{name}`' for name in pending)}.", ""]
@@ -172,18 +208,36 @@ def write_leaderboard(cfg: DictConfig, rows: list[Row], oracle, truth: dict[str,
         lines += [f"The ceiling row ranks one ground-truth seed by the other: no supernet can be expected to agree "
                   f"with the table better than the table agrees with itself "
                   f"(Kendall tau {seed_ceiling['kendall_tau'][0]:.3f}).", ""]
-    lines += ["![Kendall tau per method](leaderboard/tau.png)", ""]
+    lines += [f"![Kendall tau per method]({link}/tau.png)", ""]
     if len(curve) > 1:
         lines += ["## Kendall tau against the supernet budget", "",
                   render_table(sorted(curve, key=lambda r: r["epochs"])), "",
-                  "![tau vs epochs](leaderboard/tau_vs_epochs.png)", ""]
+                  f"![tau vs epochs]({link}/tau_vs_epochs.png)", ""]
     if rows:
         lines += ["## Supernet accuracy against ground truth", ""]
-        lines += [f"![{row.name}](leaderboard/scatter_{row.name.replace('@', '_')}.png)" for row in rows]
+        lines += [f"![{row.name}]({link}/scatter_{row.name.replace('@', '_')}.png)" for row in rows]
     for extra in cfg.extra_sections:
         path = Path(extra)
         if path.is_file():
-            lines += ["", path.read_text().rstrip()]
+            lines += ["", embed_section(path, out)]
     write_text_atomic(out / "LEADERBOARD.md", "\n".join(lines) + "\n")
-    print(render_table(main_results))
+    print(render_table(main_results, limit))
     print(f"\nwrote {out / 'LEADERBOARD.md'} and {assets}/")
+
+
+def embed_section(path: Path, board_dir: Path) -> str:
+    """``path``'s markdown as a section of the board in ``board_dir``: headings one level down, relative links
+    rebased onto the board's folder.
+
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp()); (root / "sub").mkdir()
+    >>> _ = (root / "sub" / "b.md").write_text("# Other board\\n![tau](tau.png) [x](https://a.b/c.png)\\n")
+    >>> print(embed_section(root / "sub" / "b.md", root))
+    ## Other board
+    ![tau](sub/tau.png) [x](https://a.b/c.png)
+    """
+    prefix = Path(os.path.relpath(path.parent, board_dir)).as_posix()
+    text = re.sub(r"^(#+) ", r"#\1 ", path.read_text().rstrip(), flags=re.MULTILINE)
+    if prefix == ".":
+        return text
+    return re.sub(r"\]\((?![a-z]+:|/|#)([^)]+)\)", lambda m: f"]({prefix}/{m.group(1)})", text)

@@ -7,7 +7,18 @@ from scipy.stats import kendalltau, spearmanr
 
 from nas.benchmarks import TableOracle, write_records
 from nas.errors import ConfigError
-from nas.leaderboard import Row, aggregate, baseline_rows, read_run, render_table, run_report
+from nas.leaderboard import (
+    LIMITED,
+    Row,
+    RunScores,
+    aggregate,
+    archive_run,
+    baseline_rows,
+    read_archived_run,
+    read_run,
+    render_table,
+    run_report,
+)
 from search_spaces.nb201 import NB201SearchSpace
 
 SPACE = NB201SearchSpace(C=8, N=1, in_channels=1, input_size=16, reduction="light")
@@ -71,3 +82,46 @@ def test_unscored_cells_and_unfinished_runs_are_clear_errors(tmp_path, oracle):
         run_report(run, truth)
     with pytest.raises(ConfigError, match="not a finished `nas run`"):
         read_run(tmp_path / "nothing", 0)
+
+
+def test_flops_limit_reports_truth_of_best_scored_cell_within_it(oracle):
+    truth = {str(a): oracle(a) for a in oracle.architectures()}
+    flops = {c: float(SPACE.flops(SPACE.parse(c))) for c in truth}
+    limit = sorted(flops.values())[len(flops) // 2]
+    feasible = [c for c in truth if flops[c] <= limit]
+    scores = {c: -truth[c] for c in truth}                      # ranks every cell backwards
+    run = RunScores(0, Path("."), scores)
+    report = run_report(run, truth, flops, limit)
+    assert report[LIMITED] == min(truth[c] for c in feasible)  # it picks the worst feasible cell
+    result = aggregate(Row("m", "cmd", [run]), truth, flops, limit)
+    assert result[LIMITED] == (report[LIMITED], 0.0)
+    baseline = baseline_rows(oracle, truth, limit)[2]           # the ceiling picks the true best within the limit
+    assert baseline[LIMITED][0] == max(truth[c] for c in feasible)
+    header = render_table([result], limit).splitlines()[0]
+    assert f"truth of predicted best ≤ {limit / 1e6:g} MFLOPs" in header
+    with pytest.raises(ConfigError, match="no ground-truth cell has at most 0 FLOPs"):
+        run_report(run, truth, flops, 0)
+
+
+def test_archived_run_round_trips_and_bad_archives_are_clear_errors(tmp_path):
+    run = RunScores(2, tmp_path, {CELLS[0]: 71.5, CELLS[1]: 12.25}, 300.0, 40.0, 299)
+    archive_run(run, "spos@5ep", ["experiment=spos", "trainer.epochs=5"], 5.0, tmp_path / "a" / "seed2.json")
+    back, overrides, epochs = read_archived_run(tmp_path / "a" / "seed2.json")
+    assert (back.seed, back.scores, back.train_seconds, back.scoring_seconds, back.child_evaluations) == \
+        (2, run.scores, 300.0, 40.0, 299)
+    assert overrides == ["experiment=spos", "trainer.epochs=5"] and epochs == 5.0
+    (tmp_path / "bad.json").write_text('{"row": "spos", "seed": 0}')
+    with pytest.raises(ConfigError, match="bad.json is unreadable .*missing keys"):
+        read_archived_run(tmp_path / "bad.json")
+    (tmp_path / "cut.json").write_text('{"row": "sp')
+    with pytest.raises(ConfigError, match="cut.json is unreadable"):
+        read_archived_run(tmp_path / "cut.json")
+
+
+def test_doctests():
+    import doctest
+    import importlib
+
+    for name in ("nas.leaderboard", "nas.cli.leaderboard"):
+        result = doctest.testmod(importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.attempted > 0 and result.failed == 0, name

@@ -1,6 +1,7 @@
 """`nas bench build` then `nas leaderboard` on a tiny synthetic recipe: the same code as the real leaderboard."""
 
 import csv
+import shutil
 import subprocess
 import sys
 
@@ -33,11 +34,17 @@ def test_leaderboard_short(tmp_path):
     assert [r["name"] for r in rows][:2] == ["spos", "params (no training)"]
     assert -1.0 <= float(rows[0]["kendall_tau_mean"]) <= 1.0
     assert (tmp_path / "leaderboard" / "tau.png").read_bytes()[:4] == b"\x89PNG"
-    assert (tmp_path / "leaderboard" / "scores" / "spos" / "seed0.json").is_file()
+    assert (tmp_path / "leaderboard" / "runs" / "spos" / "seed0.json").is_file()
+    collect = ("leaderboard", "mode=collect", "only=[spos]", "dataset=synthetic", "seeds=[0]",
+               f"benchmark.oracle.records={tmp_path / 'gt.jsonl'}", "budget_curve.epochs=[]", "progress=false")
     # collecting again reuses the finished run
-    again = nas("leaderboard", "mode=collect", "only=[spos]", "dataset=synthetic", "seeds=[0]", f"benchmark.oracle.records={tmp_path / 'gt.jsonl'}",
-                "budget_curve.epochs=[]", "progress=false", cwd=tmp_path)
+    again = nas(*collect, cwd=tmp_path)
     assert again.returncode == 0 and "running seeds" not in again.stdout
+    assert (tmp_path / "LEADERBOARD.md").read_text() == board
+    # ... and once the run folders are gone, the archive alone gives the same board
+    shutil.rmtree(tmp_path / "runs")
+    archived = nas(*collect, cwd=tmp_path)
+    assert archived.returncode == 0, archived.stderr[-2000:]
     assert (tmp_path / "LEADERBOARD.md").read_text() == board
 
 
