@@ -211,6 +211,21 @@ def benchmark_stage(cfg: DictConfig, out: Path, space: SearchSpace, evaluator: E
     return report, baselines, seconds
 
 
+def few_shot_lines(out: Path) -> list[str]:
+    """The report's few-shot line (sub-supernets, partition, gradient-matching cost) when the run split."""
+    path = out / "few_shot.json"
+    if not path.is_file():
+        return []
+    summary = json.loads(path.read_text())
+    parts = "; ".join(", ".join(f"{d} ∈ {{{', '.join(map(str, o))}}}" for d, o in c.items()) or "all"
+                      for c in summary["partition"])
+    cost = (f"gradient-matching scoring {summary['gm_scoring_seconds']:.0f} s = "
+            f"{100 * summary['gm_fraction_of_training']:.1f}% of supernet training"
+            if summary["method"] == "gradient_matching" else "no scoring (exhaustive split)")
+    return [f"- few-shot ({summary['method']}, split at epochs {summary['split_epochs']}): "
+            f"{summary['sub_supernets']} sub-supernets [{parts}]; {cost}"]
+
+
 def write_run_report(cfg: DictConfig, result: RunResult, space: SearchSpace) -> Path:
     out = result.output_dir
     plot_accuracy_vs_cost(result.trials, out / "accuracy_vs_params.png", "params")
@@ -223,6 +238,9 @@ def write_run_report(cfg: DictConfig, result: RunResult, space: SearchSpace) -> 
         f"{result.train_seconds:.0f} s",
         f"- search: `{cfg.searcher._target_}`, {len(result.trials)} children scored on {cfg.evaluator.valid_size} "
         f"valid images, BN policy `{cfg.evaluator.bn_policy}`, {result.search_seconds:.0f} s",
+    ]
+    lines += few_shot_lines(out)
+    lines += [
         "", f"## Top {cfg.search.top_k} children", "", "```", format_table(result.trials, cfg.search.top_k), "```",
         "", "![supernet accuracy vs params](accuracy_vs_params.png)", "",
     ]

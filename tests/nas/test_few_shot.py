@@ -1,6 +1,7 @@
 """Few-shot schedule in the trainer: splits at the configured epochs, inherits optimizer state, resumes exactly."""
 
 import functools
+import json
 import shutil
 
 import pytest
@@ -62,6 +63,12 @@ def test_gm4_splits_twice_keeps_the_schedule_and_trains_every_sub_supernet(tmp_p
     assert len(t.optimizer.state) > 0
     summary = (tmp_path / "few_shot.json").read_text()
     assert '"gm_scoring_seconds"' in summary and '"gm_fraction_of_training"' in summary
+    from nas.pipeline import few_shot_lines
+
+    [line] = few_shot_lines(tmp_path)                            # what report.md says about the split
+    fraction = json.loads(summary)["gm_fraction_of_training"]
+    assert "4 sub-supernets" in line and f"= {100 * fraction:.1f}% of supernet training" in line
+    assert line.count("∈") >= 4 and few_shot_lines(tmp_path / "nothing") == []
 
 
 def _final(trainer):
