@@ -2,20 +2,28 @@
 # The project's long jobs, in order. Every step resumes where it stopped, so after any interruption just
 # start it again (in the background: a session's foreground limit is short):
 #   nohup bash scripts/long_jobs.sh > long_jobs.log 2>&1 &
-# 1. the FMNIST-201 ground truth (200 cells x seeds 0 and 1; hours on 2 cores)
-# 2. the leaderboard rows, two rows at a time (one thread each: the tiny convolutions scale badly with threads),
-#    in the order the issues need them; LEADERBOARD.md is refreshed after each pair
+# 1. the FMNIST-201 ground truth (200 cells x seeds 0 and 1) and the elastic-conv one (64 children x 2 seeds)
+# 2. the leaderboard rows, two at a time (one torch thread each: the tiny convolutions scale badly with
+#    threads), in the order the issues need them. Each `nas leaderboard only=[row]` trains one row and then
+#    rewrites the board from every finished or archived row, so the board is current after each row.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORKERS=${WORKERS:-2}
 
 nas bench build workers="$WORKERS" output=nas/benchmarks/data/fmnist201.jsonl progress=false
 python scripts/ground_truth_card.py nas/benchmarks/data/fmnist201.jsonl
+nas bench build search_space=elastic_conv archs.sample=64 workers="$WORKERS" \
+  output=nas/benchmarks/data/elastic_conv_fmnist.jsonl progress=false
 
-for pair in "spos pada_path" "pada_data pada" "strict_fair sandwich" "gm2 gm4" "fewshot_exhaustive cost_bucket"; do
-  for row in $pair; do
-    nas leaderboard "only=[$row]" threads=1 progress=false > "long_jobs.$row.log" 2>&1 &
-  done
-  wait
-  nas leaderboard mode=collect progress=false
-done
+row() {  # row NAME: an FMNIST-201 row; row elastic:NAME: an elastic-conv row
+  case "$1" in
+    elastic:*) nas leaderboard --config-name leaderboard_elastic "only=[${1#elastic:}]" threads=1 progress=false \
+                 > "long_jobs.elastic_${1#elastic:}.log" 2>&1 ;;
+    *) nas leaderboard "only=[$1]" threads=1 progress=false > "long_jobs.$1.log" 2>&1 ;;
+  esac
+}
+export -f row
+printf '%s\n' spos pada_path pada_data pada strict_fair sandwich gm2 gm4 fewshot_exhaustive \
+  elastic:sandwich_kl elastic:sandwich_alpha elastic:uniform cost_bucket | xargs -P 2 -I{} bash -c 'row {}'
+nas leaderboard --config-name leaderboard_elastic mode=collect progress=false
+nas leaderboard mode=collect progress=false

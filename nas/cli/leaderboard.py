@@ -39,12 +39,17 @@ def planned_rows(cfg: DictConfig) -> list[tuple[str, list[str]]]:
     curve = cfg.get("budget_curve")
     if curve and curve.row in cfg.rows:
         rows += [(f"{curve.row}@{e}ep", [*cfg.rows[curve.row], f"trainer.epochs={e}"]) for e in curve.epochs]
-    if cfg.only is not None:
-        unknown = set(cfg.only) - {name for name, _ in rows}
-        if unknown:
-            raise ConfigError(f"only={sorted(unknown)} names no row; rows are {[n for n, _ in rows]}")
-        rows = [(n, o) for n, o in rows if n in cfg.only or n.split("@")[0] in cfg.only]
     return rows
+
+
+def selected_rows(cfg: DictConfig, rows: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
+    """The rows that ``only`` names (with their budget-curve rows); all rows when it is null."""
+    if cfg.only is None:
+        return rows
+    unknown = set(cfg.only) - {name for name, _ in rows}
+    if unknown:
+        raise ConfigError(f"only={sorted(unknown)} names no row; rows are {[n for n, _ in rows]}")
+    return [(n, o) for n, o in rows if n in cfg.only or n.split("@")[0] in cfg.only]
 
 
 def run_command(cfg: DictConfig, name: str, overrides: list[str], seeds: list[int]) -> list[str]:
@@ -113,7 +118,7 @@ def main(cfg: DictConfig) -> None:
         raise ConfigError("the leaderboard needs ground truth: benchmark=fmnist201 (or another table)")
     runs_dir, seeds = Path(cfg.runs_dir), [int(s) for s in cfg.seeds]
     plan = planned_rows(cfg)
-    for name, overrides in plan:
+    for name, overrides in selected_rows(cfg, plan):  # `only` limits what runs; the board collects every row
         todo = [s for s in seeds if not (runs_dir / name / f"seed{s}" / "summary.json").exists()]
         if todo and cfg.mode == "run":
             command = run_command(cfg, name, overrides, todo)

@@ -47,6 +47,12 @@ def test_leaderboard_short(tmp_path):
     archived = nas(*collect, cwd=tmp_path)
     assert archived.returncode == 0, archived.stderr[-2000:]
     assert (tmp_path / "LEADERBOARD.md").read_text() == board
+    # `only` limits what trains; the board collects every row that has runs (here another row's archive)
+    other = tmp_path / "leaderboard" / "runs" / "sandwich"
+    other.mkdir()
+    shutil.copy(tmp_path / "leaderboard" / "runs" / "spos" / "seed0.json", other / "seed0.json")
+    both = nas(*collect, cwd=tmp_path)
+    assert both.returncode == 0 and "| sandwich | 1 |" in (tmp_path / "LEADERBOARD.md").read_text()
 
 
 @pytest.mark.slow
