@@ -119,7 +119,8 @@ def main(cfg: DictConfig) -> None:
     runs_dir, seeds = Path(cfg.runs_dir), [int(s) for s in cfg.seeds]
     plan = planned_rows(cfg)
     for name, overrides in selected_rows(cfg, plan):  # `only` limits what runs; the board collects every row
-        todo = [s for s in seeds if not (runs_dir / name / f"seed{s}" / "summary.json").exists()]
+        todo = [s for s in seeds if not (runs_dir / name / f"seed{s}" / "summary.json").exists()
+                and not archive_path(cfg, name, s).is_file()]  # an archived run counts as finished
         if todo and cfg.mode == "run":
             command = run_command(cfg, name, overrides, todo)
             print(f"[{name}] running seeds {todo}: {shlex.join(command[2:])}", flush=True)

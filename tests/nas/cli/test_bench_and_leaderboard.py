@@ -53,6 +53,10 @@ def test_leaderboard_short(tmp_path):
     shutil.copy(tmp_path / "leaderboard" / "runs" / "spos" / "seed0.json", other / "seed0.json")
     both = nas(*collect, cwd=tmp_path)
     assert both.returncode == 0 and "| sandwich | 1 |" in (tmp_path / "LEADERBOARD.md").read_text()
+    # an archived run counts as finished: `mode=run` does not train it again
+    rerun = nas(*[a for a in collect if a != "mode=collect"], cwd=tmp_path)
+    assert rerun.returncode == 0 and "running seeds" not in rerun.stdout, rerun.stdout[:500]
+    assert not (tmp_path / "runs" / "leaderboard" / "spos").exists()
 
 
 @pytest.mark.slow
