@@ -17,7 +17,7 @@ nas bench build search_space=elastic_conv archs.sample=64 workers="$WORKERS" \
 
 row() {  # row NAME: an FMNIST-201 row; row elastic:NAME: an elastic-conv row
   case "$1" in
-    elastic:*) nas leaderboard --config-name leaderboard_elastic "only=[${1#elastic:}]" threads=1 progress=false \
+    elastic:*) nas leaderboard board=elastic_conv "only=[${1#elastic:}]" threads=1 progress=false \
                  > "long_jobs.elastic_${1#elastic:}.log" 2>&1 ;;
     *) nas leaderboard "only=[$1]" threads=1 progress=false > "long_jobs.$1.log" 2>&1 ;;
   esac
@@ -25,5 +25,5 @@ row() {  # row NAME: an FMNIST-201 row; row elastic:NAME: an elastic-conv row
 export -f row
 printf '%s\n' spos pada_path pada_data pada strict_fair sandwich gm2 gm4 fewshot_exhaustive \
   elastic:sandwich_kl elastic:sandwich_alpha elastic:uniform cost_bucket | xargs -P 2 -I{} bash -c 'row {}'
-nas leaderboard --config-name leaderboard_elastic mode=collect progress=false
+nas leaderboard board=elastic_conv mode=collect progress=false
 nas leaderboard mode=collect progress=false

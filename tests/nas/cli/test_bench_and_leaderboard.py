@@ -69,21 +69,21 @@ def test_leaderboard_full(tmp_path):
 
 
 def test_elastic_leaderboard_reports_best_child_under_flops_limit(tmp_path):
-    """The weight-entangled board (`--config-name leaderboard_elastic`) on a tiny synthetic elastic-conv table."""
+    """The weight-entangled board (`board=elastic_conv`) on a tiny synthetic elastic-conv table."""
     gt = tmp_path / "gt.jsonl"
     built = nas("bench", "build", "search_space=elastic_conv", "dataset=synthetic", "recipe=tiny", "archs.sample=4",
                 f"output={gt}", "progress=false", cwd=tmp_path)
     assert built.returncode == 0, built.stderr
     flops = sorted({json.loads(line)["flops"] for line in gt.read_text().splitlines()})
     limit = flops[1]                                            # two of the four cells fit
-    done = nas("leaderboard", "--config-name", "leaderboard_elastic", "only=[uniform]", "dataset=synthetic",
+    done = nas("leaderboard", "board=elastic_conv", "only=[uniform]", "dataset=synthetic",
                "seeds=[0]", f"benchmark.oracle.records={gt}", f"flops_limit={limit}", "output_dir=board",
                "assets_dir=board", f"run_overrides=['preset=smoke','trainer.epochs=1','benchmark.oracle.records={gt}',"
                f"'searcher.constraints.max_flops={limit}']", "threads=1", "progress=false", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     board = (tmp_path / "board" / "LEADERBOARD.md").read_text()
     assert f"truth of predicted best ≤ {limit / 1e6:g} MFLOPs" in board and "| uniform | 1 |" in board
-    assert "--config-name leaderboard_elastic" in board and "](./tau.png)" in board
+    assert "nas leaderboard board=elastic_conv" in board and "](./tau.png)" in board
     rows = {r["name"]: r for r in csv.DictReader((tmp_path / "board" / "leaderboard.csv").open())}
     records = [json.loads(line) for line in gt.read_text().splitlines()]
     feasible = {r["arch"] for r in records if r["flops"] <= limit}
@@ -92,3 +92,19 @@ def test_elastic_leaderboard_reports_best_child_under_flops_limit(tmp_path):
         pytest.approx(max(truth.values()), abs=1e-3)               # the CSV keeps 6 digits
     picked = float(rows["uniform"]["best_under_flops_truth_mean"])
     assert any(picked == pytest.approx(v, abs=1e-3) for v in truth.values())
+
+
+@pytest.mark.parametrize("board, rows, search_space", [
+    ("fmnist201", ["spos", "strict_fair", "sandwich", "cost_bucket", "pada_path", "pada_data", "pada",
+                   "fewshot_exhaustive", "gm2", "gm4"], "nb201"),
+    ("elastic_conv", ["uniform", "sandwich_kl", "sandwich_alpha"], "elastic_conv"),
+])
+def test_each_board_has_only_its_own_rows(board, rows, search_space):
+    from hydra import compose, initialize_config_dir
+
+    from nas.cli.common import CONF_DIR
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("leaderboard", overrides=[f"board={board}"])
+    assert list(cfg.rows) == rows
+    assert cfg.search_space._target_.split(".")[1] == search_space
