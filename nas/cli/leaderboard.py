@@ -215,6 +215,9 @@ def write_leaderboard(cfg: DictConfig, rows: list[Row], oracle, truth: dict[str,
                   f"with the table better than the table agrees with itself "
                   f"(Kendall tau {seed_ceiling['kendall_tau'][0]:.3f}).", ""]
     lines += [f"![Kendall tau per method]({link}/tau.png)", ""]
+    notes = Path(cfg.get("notes") or "")
+    if notes.is_file():  # the hand-written reading of the table, right below it
+        lines += [embed_section(notes, out), ""]
     if len(curve) > 1:
         lines += ["## Kendall tau against the supernet budget", "",
                   render_table(sorted(curve, key=lambda r: r["epochs"])), "",
