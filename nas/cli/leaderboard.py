@@ -169,6 +169,7 @@ def write_leaderboard(cfg: DictConfig, rows: list[Row], oracle, truth: dict[str,
     assets = assets_dir(cfg)
     assets.mkdir(parents=True, exist_ok=True)
     link = Path(os.path.relpath(assets, out)).as_posix()  # image links are relative to the board's folder
+    link = "" if link == "." else link + "/"
     limit = cfg.get("flops_limit")
     flops = flops_of(oracle, truth) if limit is not None else None
     results = [aggregate(row, truth, flops, limit) for row in rows] + baseline_rows(oracle, truth, limit)
@@ -214,17 +215,17 @@ def write_leaderboard(cfg: DictConfig, rows: list[Row], oracle, truth: dict[str,
         lines += [f"The ceiling row ranks one ground-truth seed by the other: no supernet can be expected to agree "
                   f"with the table better than the table agrees with itself "
                   f"(Kendall tau {seed_ceiling['kendall_tau'][0]:.3f}).", ""]
-    lines += [f"![Kendall tau per method]({link}/tau.png)", ""]
+    lines += [f"![Kendall tau per method]({link}tau.png)", ""]
     notes = Path(cfg.get("notes") or "")
     if notes.is_file():  # the hand-written reading of the table, right below it
         lines += [embed_section(notes, out), ""]
     if len(curve) > 1:
         lines += ["## Kendall tau against the supernet budget", "",
                   render_table(sorted(curve, key=lambda r: r["epochs"])), "",
-                  f"![tau vs epochs]({link}/tau_vs_epochs.png)", ""]
+                  f"![tau vs epochs]({link}tau_vs_epochs.png)", ""]
     if rows:
         lines += ["## Supernet accuracy against ground truth", ""]
-        lines += [f"![{row.name}]({link}/scatter_{row.name.replace('@', '_')}.png)" for row in rows]
+        lines += [f"![{row.name}]({link}scatter_{row.name.replace('@', '_')}.png)" for row in rows]
     for extra in cfg.extra_sections:
         path = Path(extra)
         if path.is_file():

@@ -83,7 +83,7 @@ def test_elastic_leaderboard_reports_best_child_under_flops_limit(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     board = (tmp_path / "board" / "LEADERBOARD.md").read_text()
     assert f"truth of predicted best ≤ {limit / 1e6:g} MFLOPs" in board and "| uniform | 1 |" in board
-    assert "nas leaderboard board=elastic_conv" in board and "](./tau.png)" in board
+    assert "nas leaderboard board=elastic_conv" in board and "](tau.png)" in board
     rows = {r["name"]: r for r in csv.DictReader((tmp_path / "board" / "leaderboard.csv").open())}
     records = [json.loads(line) for line in gt.read_text().splitlines()]
     feasible = {r["arch"] for r in records if r["flops"] <= limit}
