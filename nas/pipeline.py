@@ -221,7 +221,7 @@ def few_shot_lines(out: Path) -> list[str]:
                       for c in summary["partition"])
     cost = (f"gradient-matching scoring {summary['gm_scoring_seconds']:.0f} s = "
             f"{100 * summary['gm_fraction_of_training']:.1f}% of supernet training"
-            if summary["method"] == "gradient_matching" else "no scoring (exhaustive split)")
+            if summary["gm_scoring_seconds"] > 0 else "no gradient-matching scoring (the split decision was named)")
     return [f"- few-shot ({summary['method']}, split at epochs {summary['split_epochs']}): "
             f"{summary['sub_supernets']} sub-supernets [{parts}]; {cost}"]
 
