@@ -26,3 +26,11 @@ class RegistryError(NASError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable
         return str(self.args[0]) if self.args else ""
+
+
+class LockedError(NASError, RuntimeError):
+    """Another process holds the lock of a folder or file that this command needs to itself."""
+
+
+class RunFolderError(NASError):
+    """A run-folder file that is missing or unreadable, or a folder that belongs to another configuration."""

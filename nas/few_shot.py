@@ -1,9 +1,10 @@
 """Few-shot schedule: a trainer callback that splits the supernet at configured epochs.
 
-Budget: the run keeps the trainer's epochs and steps (the same as a one-shot run). Every step
-trains the children the path sampler picks, each on the one sub-supernet that owns it, so after a
-split each sub-supernet sees only its share of the steps. Gradient-matching scoring is extra work
-outside the step budget; its seconds are measured and written to ``few_shot.json``.
+Budget: the run keeps the trainer's budget (the same steps as a one-shot run; ``set_budget`` checks
+that the split epochs end before it does). Every step trains the children the path sampler picks,
+each on the one sub-supernet that owns it, so after a split each sub-supernet sees only its share of
+the steps. Gradient-matching scoring is extra work outside the step budget; its seconds are measured
+and written to ``few_shot.json``.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from torch import nn
 
 from nas.architecture import Architecture, Option
 from nas.errors import ConfigError
-from nas.report import write_text_atomic
+from nas.run_folder import FewShotSummary, RunFolder
 from nas.search_space import SearchSpace
-from nas.trainer import Trainer, TrainerCallback
+from nas.training.budget import TrainingBudget
+from nas.training.loop import Trainer, TrainerCallback
 from supernets.base import Supernet
-from supernets.gradient_matching import SplitScore, score_decision
+from supernets.gradient_matching import score_decision
 from supernets.split import ParentMap, SplitSupernet, split_supernet
 
 METHODS = ("gradient_matching", "exhaustive")
@@ -73,24 +75,24 @@ class FewShotSchedule(TrainerCallback):
     (``null``: the decision with the largest gradient-matching cut). Sub-supernets inherit the
     parent's weights and optimizer state; ``restart=true`` re-initialises them (and their optimizer
     state) after the last split instead. The split history is this callback's state: on resume it
-    re-applies the splits (structure only) before the trainer loads the weights.
+    re-applies the splits (structure only) before the trainer loads the weights. The trainer's budget
+    (``set_budget``) must leave steps after the last split epoch. Configured by the ``few_shot`` config
+    group (``few_shot=gm2 | gm4 | exhaustive``; ``none`` trains one-shot).
 
     Example:
         >>> from search_spaces.nb201 import NB201SearchSpace
         >>> space = NB201SearchSpace(C=4, N=1, in_channels=1, num_classes=4, input_size=8, reduction="light")
-        >>> FewShotSchedule(space, method="exhaustive", split_epochs=[1], sub_supernets=5,
-        ...                 decision="1<-0", total_epochs=2).expected_leaves
+        >>> schedule = FewShotSchedule(space, method="exhaustive", split_epochs=[1], sub_supernets=5, decision="1<-0")
+        >>> schedule.set_budget(TrainingBudget(total_steps=20, steps_per_epoch=10))   # 2 epochs: split after the 1st
+        >>> schedule.expected_leaves
         5
     """
 
-    SUMMARY = "few_shot.json"
-
     def __init__(self, space: SearchSpace, method: str = "gradient_matching", split_epochs: Sequence[int] = (10,),
                  sub_supernets: int | None = 2, decision: str | None = None, gm_batches: int = 4,
-                 gm_batch_size: int = 256, restart: bool = False, seed: int = 0, total_epochs: int | None = None,
-                 supernet: Supernet | None = None):
+                 gm_batch_size: int = 256, restart: bool = False, seed: int = 0, supernet: Supernet | None = None):
         if method not in METHODS:
-            raise ConfigError(f"supernet.split.method must be one of {METHODS}, got {method!r}")
+            raise ConfigError(f"few_shot.method must be one of {METHODS}, got {method!r}")
         self.space, self.method, self.decision = space, method, decision
         self.split_epochs = sorted(int(e) for e in split_epochs)
         self.gm_batches, self.gm_batch_size = int(gm_batches), int(gm_batch_size)
@@ -99,13 +101,12 @@ class FewShotSchedule(TrainerCallback):
         if supernet is not None:
             self._check_supernet(supernet)
         if not self.split_epochs or len(set(self.split_epochs)) != len(self.split_epochs):
-            raise ConfigError(f"supernet.split.split_epochs must list distinct epochs, got {list(split_epochs)}")
-        if self.split_epochs[0] < 1 or (total_epochs is not None and self.split_epochs[-1] >= total_epochs):
-            raise ConfigError(f"split epochs {self.split_epochs} must lie in [1, trainer.epochs - 1] = "
-                              f"[1, {total_epochs - 1 if total_epochs else '...'}]: the split happens at the end of "
-                              "that epoch and the sub-supernets need epochs after it")
+            raise ConfigError(f"few_shot.split_epochs must list distinct epochs, got {list(split_epochs)}")
+        if self.split_epochs[0] < 1:
+            raise ConfigError(f"split epochs {self.split_epochs} must be at least 1: the split happens at the end "
+                              "of that epoch, after one-shot warm-up")
         if decision is not None and decision not in decisions:
-            raise ConfigError(f"supernet.split.decision={decision!r} is not a decision of {space.name}: "
+            raise ConfigError(f"few_shot.decision={decision!r} is not a decision of {space.name}: "
                               f"choose one of {list(decisions)} or null (largest gradient-matching score)")
         if decision is not None and len(decisions[decision]) < 2:
             raise ConfigError(f"decision {decision!r} has a single option {list(decisions[decision])}: there is "
@@ -140,6 +141,16 @@ class FewShotSchedule(TrainerCallback):
         self.gm_seconds = 0.0
         self.split_seconds = 0.0
 
+    def set_budget(self, budget: TrainingBudget) -> None:
+        """Check that every split epoch ends before the budget does, with steps left for the sub-supernets."""
+        super().set_budget(budget)
+        last = (budget.total_steps - 1) // budget.steps_per_epoch  # the last epoch after which steps remain
+        if self.split_epochs[-1] > last:
+            raise ConfigError(
+                f"split epochs {self.split_epochs} must lie in [1, {last}]: the split happens at the end of that "
+                f"epoch and the sub-supernets need steps after it (the budget is {budget.total_steps} steps of "
+                f"{budget.steps_per_epoch} per epoch); raise trainer.epochs / trainer.max_steps or split earlier")
+
     # -- state ------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {"history": json.loads(json.dumps(self.history)), "gm_seconds": self.gm_seconds,
@@ -157,8 +168,8 @@ class FewShotSchedule(TrainerCallback):
         supernet: Supernet = trainer.supernet
         for entry in self.history:
             supernet, _ = split_supernet(supernet, entry["decision"], entry["groups"], entry["leaf"])
-        trainer.set_supernet(supernet)
-        inherit_optimizer(trainer.optimizer, list(supernet.parameters()), {})
+        trainer.method.set_supernet(supernet)
+        inherit_optimizer(trainer.method.optimizer, list(supernet.parameters()), {})
 
     # -- the schedule -----------------------------------------------------------------------------
     def on_epoch_end(self, trainer: Trainer) -> None:
@@ -175,7 +186,7 @@ class FewShotSchedule(TrainerCallback):
             raise ConfigError(
                 f"few-shot splitting needs a shared-weight supernet (one module per option); {type(supernet).__name__} "
                 "is weight-entangled, where options are slices of one tensor, so 'the shared parameters' of gradient "
-                "matching are not defined: use supernet=one_shot with this search space")
+                "matching are not defined: use few_shot=none with this search space")
 
     def _split_round(self, trainer: Trainer, epoch: int) -> None:
         supernet = trainer.supernet
@@ -191,8 +202,8 @@ class FewShotSchedule(TrainerCallback):
         started = time.perf_counter()
         for k, decision, groups, scores in reversed(plans):  # right to left: indices of the rest stay valid
             supernet, parents = split_supernet(supernet, decision, groups, k)
-            trainer.set_supernet(supernet)
-            inherit_optimizer(trainer.optimizer, list(supernet.parameters()), parents)
+            trainer.method.set_supernet(supernet)
+            inherit_optimizer(trainer.method.optimizer, list(supernet.parameters()), parents)
             self.history.append({"epoch": epoch, "leaf": k, "decision": decision, "groups": groups,
                                  "scores": scores})
         if self.restart and epoch == self.split_epochs[-1]:
@@ -201,7 +212,7 @@ class FewShotSchedule(TrainerCallback):
                 for module in supernet.modules():
                     if module is not supernet and hasattr(module, "reset_parameters"):
                         module.reset_parameters()
-            trainer.optimizer.state.clear()
+            trainer.method.optimizer.state.clear()
         self.split_seconds += time.perf_counter() - started
         for k, decision, groups, _ in plans:
             print(f"few-shot split at epoch {epoch}: sub-supernet {k} on {decision!r} into {groups}",
@@ -242,15 +253,14 @@ class FewShotSchedule(TrainerCallback):
         return batches, rest
 
     def _write_summary(self, trainer: Trainer, train_seconds: float) -> None:
-        summary = {
-            "method": self.method, "split_epochs": self.split_epochs, "restart": self.restart,
-            "sub_supernets": len(trainer.supernet.leaves) if isinstance(trainer.supernet, SplitSupernet) else 1,
-            "partition": trainer.supernet.constraints if isinstance(trainer.supernet, SplitSupernet) else [{}],
-            "gm_scoring_seconds": self.gm_seconds, "split_seconds": self.split_seconds,
-            "training_seconds": train_seconds, "gm_fraction_of_training": self.gm_seconds / train_seconds,
-            "epoch": trainer.state.epoch, "history": self.history,
-        }
-        write_text_atomic(trainer.output_dir / self.SUMMARY, json.dumps(summary, indent=1, default=str) + "\n")
+        split = isinstance(trainer.supernet, SplitSupernet)
+        RunFolder(trainer.output_dir).write_few_shot(FewShotSummary(
+            method=self.method, split_epochs=self.split_epochs, restart=self.restart,
+            sub_supernets=len(trainer.supernet.leaves) if split else 1,
+            partition=trainer.supernet.constraints if split else [{}],
+            gm_scoring_seconds=self.gm_seconds, split_seconds=self.split_seconds, training_seconds=train_seconds,
+            gm_fraction_of_training=self.gm_seconds / train_seconds, epoch=trainer.state.epoch, history=self.history,
+        ))
         if trainer.state.step >= trainer.total_steps:
             print(f"few-shot: gradient-matching scoring {self.gm_seconds:.1f} s, supernet training "
                   f"{train_seconds:.1f} s ({100 * self.gm_seconds / train_seconds:.1f}% of training)", file=sys.stderr)

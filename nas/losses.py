@@ -1,4 +1,6 @@
-"""Distillation losses on logits: KL and (adaptive) alpha-divergence. Pure functions.
+"""Training losses on logits: cross-entropy on the labels, and distillation from a teacher's logits
+(KL, adaptive alpha-divergence). Small objects chosen by Hydra ``_target_`` (``CrossEntropy``,
+``KLDistillation``, ``AdaptiveAlphaDivergence``) over pure functions.
 
 Notation: ``p`` is the teacher's distribution, ``q`` the student's, both softmaxes of logits.
 The alpha-divergence (Amari's, as AlphaNet writes it) is
@@ -13,9 +15,12 @@ knowledge-distillation loss, mass-covering). Teacher logits never receive gradie
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import torch
 import torch.nn.functional as F
+
+from nas.errors import ConfigError
 
 _LIMIT = 1e-3
 """|alpha| or |alpha - 1| below this uses the KL limit (as AlphaNet does)."""
@@ -114,3 +119,91 @@ def adaptive_alpha_divergence(student_logits: torch.Tensor, teacher_logits: torc
     value = torch.where(left_larger, values[0], values[1])
     surrogate = torch.where(left_larger, surrogates[0], surrogates[1])
     return (value + surrogate - surrogate.detach()).mean()
+
+
+
+# -- loss objects ---------------------------------------------------------------------------------
+class LabelLoss(ABC):
+    """A loss of logits against integer labels, with optional per-example weights (importance sampling)."""
+
+    @abstractmethod
+    def __call__(self, logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None
+                 ) -> torch.Tensor:
+        """The batch's loss: the mean over examples, each weighted by ``weights`` when given."""
+
+
+class CrossEntropy(LabelLoss):
+    """Cross-entropy on the labels, with ``label_smoothing`` in [0, 1) (0: plain cross-entropy).
+
+    Example:
+        >>> logits, labels = torch.tensor([[2.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 1])
+        >>> round(float(CrossEntropy()(logits, labels)), 4)
+        0.2201
+        >>> round(float(CrossEntropy()(logits, labels, weights=torch.tensor([2.0, 0.0]))), 4)  # (2 * 0.1269 + 0) / 2
+        0.1269
+    """
+
+    def __init__(self, label_smoothing: float = 0.0):
+        if not 0.0 <= float(label_smoothing) < 1.0:
+            raise ConfigError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        self.label_smoothing = float(label_smoothing)
+
+    def __call__(self, logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None
+                 ) -> torch.Tensor:
+        if weights is None:
+            return F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
+        per_example = F.cross_entropy(logits, labels, reduction="none", label_smoothing=self.label_smoothing)
+        return (per_example * weights).mean()
+
+    def __repr__(self) -> str:
+        return f"CrossEntropy(label_smoothing={self.label_smoothing})"
+
+
+class DistillationLoss(ABC):
+    """A loss of a student's logits against a teacher's (detached) logits; the teacher gets no gradient."""
+
+    @abstractmethod
+    def __call__(self, student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+        """The batch's mean loss."""
+
+
+class KLDistillation(DistillationLoss):
+    """KL(teacher || student): the in-place distillation of BigNAS / once-for-all (``kl_distillation``).
+
+    Example:
+        >>> s = torch.zeros(2, 3)
+        >>> round(float(KLDistillation()(s, torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]]))), 4)
+        0.2165
+    """
+
+    def __call__(self, student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+        return kl_distillation(student_logits, teacher_logits)
+
+    def __repr__(self) -> str:
+        return "KLDistillation()"
+
+
+class AdaptiveAlphaDivergence(DistillationLoss):
+    """AlphaNet's adaptive alpha-divergence over ``[alpha_min, alpha_max]``, importance ratio clipped at
+    ``beta`` (``adaptive_alpha_divergence``).
+
+    Example:
+        >>> loss = AdaptiveAlphaDivergence(alpha_min=-1.0, alpha_max=1.0, beta=5.0)
+        >>> s, t = torch.tensor([[2.0, 0.0, -1.0]]), torch.tensor([[0.0, 1.0, 0.0]])
+        >>> float(loss(s, t)) == float(adaptive_alpha_divergence(s, t, -1.0, 1.0, 5.0))
+        True
+    """
+
+    def __init__(self, alpha_min: float = -1.0, alpha_max: float = 1.0, beta: float = 5.0):
+        if not float(alpha_min) <= float(alpha_max):
+            raise ConfigError(f"alpha_min ({alpha_min}) must not exceed alpha_max ({alpha_max}) of the adaptive "
+                              "alpha-divergence: swap them")
+        if not float(beta) > 0:
+            raise ConfigError(f"beta (the clip of the importance ratio) must be positive, got {beta}")
+        self.alpha_min, self.alpha_max, self.beta = float(alpha_min), float(alpha_max), float(beta)
+
+    def __call__(self, student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+        return adaptive_alpha_divergence(student_logits, teacher_logits, self.alpha_min, self.alpha_max, self.beta)
+
+    def __repr__(self) -> str:
+        return f"AdaptiveAlphaDivergence(alpha_min={self.alpha_min}, alpha_max={self.alpha_max}, beta={self.beta})"

@@ -14,6 +14,8 @@ among equal scores the item that comes first in the input wins.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -26,6 +28,7 @@ __all__ = [
     "kendall_tau_top_k",
     "regret",
     "rank_report",
+    "bootstrap_interval",
 ]
 
 
@@ -234,3 +237,37 @@ def rank_report(predicted: ArrayLike, truth: ArrayLike, fraction: float = 0.1) -
         "best_predicted_truth": float(t[_predicted_best(p)]),
         "n": int(p.size),
     }
+
+
+def bootstrap_interval(
+    predicted: ArrayLike,
+    truth: ArrayLike,
+    statistic: Callable[[ArrayLike, ArrayLike], float] = kendall_tau,
+    resamples: int = 1_000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``statistic(predicted, truth)`` over items (cells).
+
+    Each of ``resamples`` resamples draws n items with replacement (the same draws for every
+    statistic under one ``seed``); the interval holds the central ``confidence`` share of the
+    resampled statistics. Resamples where the statistic is undefined (``nan``: a constant
+    resample) are left out; if all are, the interval is ``(nan, nan)``.
+
+    >>> low, high = bootstrap_interval([1, 2, 3, 4, 5, 6], [1, 3, 2, 4, 6, 5], resamples=200)
+    >>> -1.0 <= low <= kendall_tau([1, 2, 3, 4, 5, 6], [1, 3, 2, 4, 6, 5]) <= high <= 1.0
+    True
+    """
+    p, t = _validate(predicted, truth, ("predicted", "truth"))
+    if not (isinstance(resamples, (int, np.integer)) and resamples >= 1):
+        raise ConfigError(f"resamples must be a positive integer, got {resamples!r}")
+    if not (isinstance(confidence, (int, float, np.floating)) and 0.0 < float(confidence) < 1.0):
+        raise ConfigError(f"confidence must be a number in (0, 1), got {confidence!r}")
+    draws = np.random.default_rng(seed).integers(0, p.size, size=(int(resamples), p.size))
+    values = np.array([statistic(p[d], t[d]) for d in draws], dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return float("nan"), float("nan")
+    tail = 100.0 * (1.0 - float(confidence)) / 2.0
+    low, high = np.percentile(values, [tail, 100.0 - tail])
+    return float(low), float(high)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -79,6 +79,36 @@ class SearchSpace(ABC):
     def cost(self, arch: Architecture) -> dict[str, int]:
         return {"params": self.params(arch), "flops": self.flops(arch)}
 
+    def live_decisions(self, arch: Architecture) -> frozenset[str]:
+        """The decisions whose chosen op lies on a live input-to-output path of ``arch``'s model.
+
+        An op is dead when nothing of the input reaches it or nothing it computes reaches the
+        output (a NAS-Bench-201 edge cut off by ``none`` edges). Default: every decision is live.
+        A space whose architectures can hold dead ops overrides this and :meth:`effective_cost`.
+        """
+        return frozenset(self.validate(arch))
+
+    def canonical(self, arch: Architecture) -> Hashable:
+        """What ``arch`` computes, as a hashable key: two architectures with equal keys are the same function.
+
+        Path samplers use it to train functionally distinct children (``UniformPathSampler(distinct=True)``).
+        Default: the architecture itself (every architecture its own class). A space where different
+        choices can compute the same thing (NAS-Bench-201: dead edges, skip chains) overrides it.
+        """
+        return self.validate(arch)
+
+    def effective_cost(self, arch: Architecture) -> dict[str, int]:
+        """``cost(arch)`` counting only live ops: dead ops' parameters and FLOPs are left out.
+
+        Default: ``cost(arch)``, which is right only while every decision is live; a space that
+        reports dead ops without pricing them fails here rather than returning a wrong count.
+        """
+        if self.live_decisions(arch) != frozenset(self.decisions):
+            raise NotImplementedError(
+                f"search space {self.name!r} reports dead ops for {arch} but does not override effective_cost"
+            )
+        return self.cost(arch)
+
     @property
     def size(self) -> int:
         return math.prod(len(options) for options in self.decisions.values())
@@ -115,8 +145,8 @@ class SearchSpace(ABC):
         """The last option of every decision.
 
         Spaces whose options are ordered ascending in cost (the elastic spaces) make this the
-        largest child, which the sandwich rule trains at every step; elsewhere (NAS-Bench-201's
-        ops) it is just the last option of each decision.
+        largest child, which the sandwich rule trains at every step; spaces whose options have no
+        such order override it (NAS-Bench-201: every edge ``nor_conv_3x3``).
         """
         return self.architecture_cls({name: options[-1] for name, options in self.decisions.items()})
 
@@ -159,10 +189,6 @@ class SearchSpace(ABC):
         return self.architecture_cls(
             {name: (first if keep else second)[name] for name, keep in zip(self.decisions, take_first)}
         )
-
-    def index_of(self, arch: Architecture) -> tuple[int, ...]:
-        """Option index per decision (the encoding searchers and samplers use)."""
-        return tuple(list(options).index(arch[name]) for name, options in self.decisions.items())
 
     def describe(self) -> str:
         lines = [f"{self.name}: {len(self.decisions)} decisions, {self.size:,} architectures"]

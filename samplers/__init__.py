@@ -1,13 +1,28 @@
-"""Path samplers (which children train) and data samplers (which examples)."""
+"""Path samplers (which children train) and data samplers (which examples): every public name, once.
 
-from samplers.data import DataSampler, UniformDataSampler
-from samplers.path import PathFeedback, PathSampler, SandwichPathSampler, UniformPathSampler
+Configs point at these names (``_target_: samplers.UniformPathSampler``).
+"""
+
+from samplers.data.base import DataSampler
+from samplers.data.pada import PADADataSampler
+from samplers.data.uniform import UniformDataSampler
+from samplers.path.base import PathSampler
+from samplers.path.cost_bucket import CostBucketPathSampler
+from samplers.path.pada import PADAPathSampler
+from samplers.path.sandwich import SandwichPathSampler
+from samplers.path.strict_fair import StrictFairPathSampler
+from samplers.path.uniform import UniformPathSampler
+from samplers.ramp import Ramp
 
 __all__ = [
+    "CostBucketPathSampler",
     "DataSampler",
-    "PathFeedback",
+    "PADADataSampler",
+    "PADAPathSampler",
     "PathSampler",
+    "Ramp",
     "SandwichPathSampler",
+    "StrictFairPathSampler",
     "UniformDataSampler",
     "UniformPathSampler",
 ]

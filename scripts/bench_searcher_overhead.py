@@ -22,8 +22,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from nas.benchmarks import NB201Oracle
-from search_spaces.nb201 import NB201SearchSpace
+from search_spaces.nb201 import NB201Oracle, NB201SearchSpace
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS_MS = {"evolution": 5.0, "tpe": 50.0}

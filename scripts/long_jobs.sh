@@ -23,7 +23,13 @@ row() {  # row NAME: an FMNIST-201 row; row elastic:NAME: an elastic-conv row
   esac
 }
 export -f row
+# round 1 (all finished and archived: these return at once)
 printf '%s\n' spos pada_path pada_data pada strict_fair sandwich gm2 gm4 fewshot_exhaustive \
-  elastic:sandwich_kl elastic:sandwich_alpha elastic:uniform cost_bucket | xargs -P 2 -I{} bash -c 'row {}'
+  elastic:sandwich_kl elastic:sandwich_alpha elastic:uniform | xargs -P 2 -I{} bash -c 'row {}'
+# round 2: the supernet training and scoring heuristics study (issue "Rankings that beat the free baselines"),
+# most promising first (functionally distinct training paths gained most in a one-seed probe), then the rest
+printf '%s\n' spos_distinct spos_distinct_60ep spos_score_loss spos_label_smoothing spos_drop_path \
+  spos_bn_no_track spos_max_none2 spos_valid10k spos_snapshots spos_60ep spos_lr0.1 spos_lr0.025 spos_wd1e-4 \
+  spos_wd2e-3 spos_bn_no_affine spos_120ep cost_bucket | xargs -P 2 -I{} bash -c 'row {}'
 nas leaderboard board=elastic_conv mode=collect progress=false
 nas leaderboard mode=collect progress=false

@@ -27,13 +27,11 @@ import numpy as np
 import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
-from tqdm.auto import tqdm
 
-from nas.benchmarks import NB201Oracle
-from nas.benchmarks.oracle import NB201_DATASETS
-from nas.report import write_text_atomic
+from nas.atomic import write_text_atomic
+from nas.progress import track
 from nas.searchers import Searcher
-from search_spaces.nb201 import NB201SearchSpace
+from search_spaces.nb201 import NB201_DATASETS, NB201Oracle, NB201SearchSpace
 
 ROOT = Path(__file__).resolve().parents[1]
 SEARCHERS = {"random": "Random search", "evolution": "REA", "tpe": "TPE"}
@@ -65,7 +63,7 @@ def run_all(tables: dict[str, dict[str, float]], space: NB201SearchSpace, runs: 
     jobs = [(name, dataset, seed) for name in SEARCHERS for dataset in DATASETS
             for seed in range(tpe_runs if name == "tpe" else runs)]
     rows, curves = [], {}
-    for name, dataset, seed in tqdm(jobs, desc="searches", unit="run"):
+    for name, dataset, seed in track(jobs, "searches", unit="run"):
         table = tables[dataset]
         started = time.perf_counter()
         history = make_searcher(name, space, seed).search(lambda arch: table[str(arch)], budget)

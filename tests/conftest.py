@@ -9,13 +9,13 @@ import io
 import pytest
 import torch
 
-from nas.benchmarks.oracle import DATA_DIR
 from search_spaces.nb201 import NB201SearchSpace
+from search_spaces.nb201.benchmark import TABLE
 
 # Tests check behaviour, not speed: one thread keeps them deterministic and immune to a busy second core.
 torch.set_num_threads(1)
 
-NB201_CSV = DATA_DIR / "nb201_test_acc_200ep.csv.gz"
+NB201_CSV = TABLE
 """NAS-Bench-201 ground truth (15,625 rows) as shipped inside the package."""
 
 

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import fcntl
 import multiprocessing as mp
+import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from nas.architecture import Architecture
 from nas.benchmarks.recipe import StandaloneRecipe, train_standalone
 from nas.benchmarks.records import load_records, write_records
 from nas.data.splits import ImageDataset
 from nas.errors import ConfigError
+from nas.progress import progress_bar
 from nas.search_space import SearchSpace
 
 
@@ -42,12 +48,42 @@ class _Worker:
     load_data: Callable[[], ImageDataset]
     recipe: StandaloneRecipe
     threads: int
+    parent_pid: int = 0
 
 
 _STATE: dict = {}
 
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with_parent(parent_pid: int, poll_seconds: float = 1.0) -> None:
+    """End this process when process ``parent_pid`` (its parent) dies, even by ``kill -9``.
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, the kernel's own notice. Elsewhere (no prctl), a
+    daemon thread polls ``os.getppid()``. Either way, a parent that died before this call is
+    noticed at once (the process was re-parented: ``os.getppid()`` changed).
+    """
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            armed = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != parent_pid:
+        os._exit(1)  # the parent died before the signal was armed
+    if not armed:
+        def watch() -> None:
+            while os.getppid() == parent_pid:
+                time.sleep(poll_seconds)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
 
 def _init_worker(worker: _Worker) -> None:
+    if worker.parent_pid:
+        _die_with_parent(worker.parent_pid)  # a killed `nas bench build` leaves no orphan training on
     torch.set_num_threads(worker.threads)
     _STATE["worker"] = worker
     _STATE["data"] = worker.load_data()
@@ -104,14 +140,14 @@ def _build(space, load_data, fingerprint, archs, seeds, output, recipe, workers,
     if not jobs:
         return records
     worker = _Worker(space, load_data, recipe, threads_per_worker)
-    bar = tqdm(total=len(jobs), desc=f"ground truth ({len(done)} done)", unit="run", disable=not progress,
-               file=sys.stderr, dynamic_ncols=True)
+    bar = progress_bar(len(jobs), f"ground truth ({len(done)} done)", unit="run", enabled=progress)
     pool = None
     try:
         if workers <= 1:
             _init_worker(worker)
             results = map(_run_job, jobs)
         else:
+            worker.parent_pid = os.getpid()
             pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(worker,))
             results = pool.imap_unordered(_run_job, jobs)
         for record in results:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nas.atomic import write_text_atomic
 from nas.benchmarks.records import RecordsError
 from nas.metrics import kendall_tau, spearman_rho
 
@@ -81,7 +82,5 @@ def card_markdown(summary: dict, title: str, recipe_text: str) -> str:
 
 
 def write_card(records: list[dict], path: str | Path, title: str, recipe_text: str) -> Path:
-    from nas.report import write_text_atomic
-
     write_text_atomic(path, card_markdown(summarize(records), title, recipe_text))
     return Path(path)

@@ -1,29 +1,46 @@
-"""Oracles: ground-truth accuracy of architectures, from a table."""
+"""Oracles: ground-truth accuracy of architectures, from a table; ``build_oracle`` makes one from a config.
+
+A table of one space lives with that space (NAS-Bench-201's: ``search_spaces.nb201.NB201Oracle``);
+``TableOracle`` reads any table that ``nas bench build`` wrote.
+"""
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
 from abc import ABC, abstractmethod
-from functools import lru_cache
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
 
 from nas.architecture import Architecture
 from nas.benchmarks.records import RecordsError, load_records
-from nas.errors import ConfigError, InvalidArchitectureError
+from nas.errors import ConfigError, InvalidArchitectureError, NASError
 from nas.search_space import SearchSpace
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
+"""Tables that ``nas bench build`` wrote and the package ships (``TableOracle("fmnist201", space)``)."""
 
 
 class Oracle(ABC):
     """Ground truth: ``query(arch)`` returns its metrics; calling it returns the primary one.
 
     An oracle is a searcher objective like any other: ``searcher.search(oracle, budget)``.
+    ``space`` parses the architectures it is asked about and prices them (params, FLOPs).
     """
 
     metric: str = "accuracy"
+    space: SearchSpace
+
+    def on_own_space(self) -> Oracle:
+        """This oracle over the space whose networks its numbers measure: what ``objective=oracle`` searches.
+
+        A table that ``nas bench build`` wrote measured the space it is given (this default
+        returns ``self``); a benchmark that trained networks of its own (NAS-Bench-201's CIFAR
+        network, C=16, N=5) returns itself over that network, whose costs and constraints then apply.
+        """
+        return self
 
     @abstractmethod
     def query(self, arch: Architecture | str) -> dict[str, float]:
@@ -49,8 +66,8 @@ class TableOracle(Oracle):
     Example:
         >>> from search_spaces.nb201 import NB201SearchSpace
         >>> space = NB201SearchSpace(C=8, N=1, in_channels=1, input_size=16, reduction="light")
-        >>> oracle = TableOracle("fmnist201", space)                 # doctest: +SKIP
-        >>> 10.0 <= oracle(oracle.architectures()[0]) <= 100.0       # doctest: +SKIP
+        >>> oracle = TableOracle("fmnist201", space)
+        >>> 10.0 <= oracle(oracle.architectures()[0]) <= 100.0
         True
     """
 
@@ -105,52 +122,37 @@ class TableOracle(Oracle):
         return list(self._table)
 
 
-NB201_DATASETS = {
-    "cifar10": "CIFAR10TestAccuracy200Epochs",
-    "cifar100": "CIFAR100TestAccuracy200Epochs",
-    "ImageNet16-120": "ImageNetTestAccuracy200Epochs",
-}
+def build_oracle(benchmark: Mapping[str, Any] | None, space: SearchSpace) -> Oracle | None:
+    """The oracle of a ``benchmark`` config (its ``oracle`` node) over ``space``; None without ground truth.
 
-
-@lru_cache(maxsize=1)
-def _nb201_table() -> dict[str, tuple[float, float, float]]:
-    path = DATA_DIR / "nb201_test_acc_200ep.csv.gz"
-    if not path.is_file():
-        raise RecordsError(f"the NAS-Bench-201 table {path} is missing from the package: reinstall it")
-    with gzip.open(path, "rt") as handle:
-        rows = list(csv.DictReader(io.StringIO(handle.read())))
-    return {r["ArchitectureString"]: tuple(float(r[c]) for c in NB201_DATASETS.values()) for r in rows}
-
-
-class NB201Oracle(Oracle):
-    """NAS-Bench-201's 200-epoch test accuracy of all 15,625 cells (shipped; offline).
-
-    Data: NAS-Bench-201 / NATS-Bench by Xuanyi Dong et al., MIT license (see
-    ``nas/benchmarks/data/NB201_PROVENANCE.md``).
+    Every command builds its oracle here, so that a table of another space fails the same way
+    everywhere (with the oracle's own ``NASError``, not Hydra's wrapper) and before any training.
+    ``oracle.on_own_space()`` then gives the oracle that a search of the table itself queries.
 
     Example:
-        >>> oracle = NB201Oracle("cifar10")
-        >>> round(oracle("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"), 2)
-        94.37
+        >>> from omegaconf import OmegaConf
+        >>> from search_spaces.nb201 import NB201SearchSpace
+        >>> space = NB201SearchSpace(C=8, N=1, in_channels=1, input_size=16, reduction="light")
+        >>> table = {"oracle": {"_target_": "nas.benchmarks.TableOracle", "records": "fmnist201"}}
+        >>> oracle = build_oracle(OmegaConf.create(table), space)
+        >>> oracle.space is space and oracle.on_own_space() is oracle
+        True
+        >>> build_oracle(OmegaConf.create({"oracle": None}), space) is None
+        True
     """
-
-    def __init__(self, dataset: str = "cifar10", space: SearchSpace | None = None):
-        if dataset not in NB201_DATASETS:
-            raise ConfigError(f"NAS-Bench-201 has no dataset {dataset!r}; choose one of {list(NB201_DATASETS)}")
-        from search_spaces.nb201 import NB201SearchSpace
-
-        self.dataset = dataset
-        self.space = space if space is not None else NB201SearchSpace()
-        self._column = list(NB201_DATASETS).index(dataset)
-        self._table = _nb201_table()
-
-    def query(self, arch: Architecture | str) -> dict[str, float]:
-        text = str(self.space.parse(arch) if isinstance(arch, str) else self.space.validate(arch))
-        row = self._table.get(text)
-        if row is None:  # cannot happen for a valid NB201 cell; kept for tables of other spaces
-            raise InvalidArchitectureError(f"{text} is not in NAS-Bench-201")
-        return {"accuracy": row[self._column], "params": float(self.space.params(self.space.parse(text))),
-                "flops": float(self.space.flops(self.space.parse(text)))}
-
-    def architectures(self) -> list[Architecture]:
-        return [self.space.parse(text) for text in self._table]
+    node = benchmark.get("oracle") if benchmark is not None else None
+    if node is None:
+        return None
+    try:
+        oracle = instantiate(node, space=space)
+    except InstantiationException as exc:  # Hydra wraps what the oracle raised: raise that, it names the fix
+        cause = exc.__cause__
+        while cause is not None and not isinstance(cause, NASError):
+            cause = cause.__cause__
+        if cause is None:
+            raise
+        raise cause from None
+    if not isinstance(oracle, Oracle):
+        raise ConfigError(f"benchmark.oracle built a {type(oracle).__name__}, not an Oracle: point its _target_ "
+                          "at an Oracle subclass (nas.benchmarks.TableOracle, search_spaces.nb201.NB201Oracle)")
+    return oracle

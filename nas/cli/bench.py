@@ -14,6 +14,7 @@ from nas.benchmarks.builder import build_ground_truth, sample_distinct
 from nas.benchmarks.card import summarize, write_card
 from nas.cli.common import CONF_DIR, friendly_errors
 from nas.errors import ConfigError
+from nas.validation import validate
 
 
 def load_dataset(dataset_cfg: dict):
@@ -34,11 +35,12 @@ def architectures(cfg: DictConfig, space) -> list:
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="bench_build")
 @friendly_errors
 def build(cfg: DictConfig) -> None:
+    validate(cfg)  # every value's type, range and choice: before anything is loaded or trained
     space = instantiate(cfg.search_space)
     recipe = instantiate(cfg.recipe)
+    archs = architectures(cfg, space)  # too many to sample, or an unknown one: refused before the data loads
     dataset_cfg = OmegaConf.to_container(cfg.dataset, resolve=True)
     data = load_dataset(dataset_cfg)  # fail fast (missing files) before any worker starts
-    archs = architectures(cfg, space)
     output = Path(cfg.output)
     print(f"{len(archs)} architectures x seeds {list(cfg.seeds)} -> {output} (recipe "
           f"{recipe.fingerprint(space, data.name)}, {cfg.workers} workers)")

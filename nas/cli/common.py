@@ -41,8 +41,43 @@ def task_overrides(drop: tuple[str, ...] = ("run_dir",)) -> list[str]:
     return [o for o in HydraConfig.get().overrides.task if o.split("=", 1)[0].lstrip("+~") not in drop]
 
 
+def unknown_config_choice(overrides: list[str], conf_dir: str | Path = CONF_DIR) -> str | None:
+    """The problem with the first ``group=choice`` override that names no file of ``conf_dir/group``, or None.
+
+    Checked before Hydra composes (Hydra would print a listing of many lines and exit 1). Sweeps
+    (``group=a,b``), ``+group=choice`` and ``group@package=choice`` are checked choice by choice; nested
+    groups (``hydra/launcher=joblib``), sweep functions, interpolations and commands that add config
+    folders (``--config-dir``, ``hydra.searchpath``) are left to Hydra.
+
+    >>> unknown_config_choice(["path_sampler=nope", "seed=1"])   # doctest: +ELLIPSIS
+    "path_sampler=nope: no config 'nope' in group 'path_sampler'; choose one of cost_bucket, ..., uniform"
+    >>> unknown_config_choice(["path_sampler=uniform,sandwich", "trainer.epochs=3", "hydra/launcher=joblib"])
+    """
+    conf = Path(conf_dir)
+    if any(o.startswith(("-cd", "--config-dir", "-cp", "--config-path")) or "hydra.searchpath" in o
+           for o in overrides):
+        return None
+    for override in overrides:
+        if override.startswith(("-", "~")) or "=" not in override:
+            continue
+        key, value = override.split("=", 1)
+        group = key.lstrip("+").split("@", 1)[0]
+        if not group or "/" in group or "." in group or not (conf / group).is_dir():
+            continue
+        if not value or any(c in value for c in "()$'\"\\"):
+            continue
+        choices = [c.strip() for c in value.strip("[]").split(",")]
+        available = sorted(p.relative_to(conf / group).with_suffix("").as_posix()
+                           for p in (conf / group).rglob("*.yaml"))
+        for choice in choices:
+            if choice and choice != "null" and choice not in available:
+                return (f"{key}={value}: no config {choice!r} in group {group!r}; "
+                        f"choose one of {', '.join(available)}")
+    return None
+
+
 def friendly_errors(task: Callable) -> Callable:
-    """Turn the framework's own errors into one clear line and exit code 2 (no traceback)."""
+    """Turn the framework's own errors into one clear line each and exit code 2 (no traceback)."""
 
     @functools.wraps(task)
     def wrapper(*args, **kwargs):
@@ -54,7 +89,8 @@ def friendly_errors(task: Callable) -> Callable:
                 cause = cause.__cause__  # Hydra's instantiate wraps what a component raised
             if cause is None:
                 raise
-            print(f"error: {cause}", file=sys.stderr)
+            for problem in getattr(cause, "problems", None) or [str(cause)]:  # validation: one line per value
+                print(f"error: {problem}", file=sys.stderr)
             sys.exit(2)
         except KeyboardInterrupt:
             print("interrupted: rerun the same command to resume", file=sys.stderr)

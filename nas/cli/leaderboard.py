@@ -1,4 +1,11 @@
-"""`nas leaderboard`: run or collect the leaderboard's experiments and write LEADERBOARD.md."""
+"""`nas leaderboard`: run or collect the leaderboard's experiments and write LEADERBOARD.md.
+
+``mode=run`` trains the rows that have no finished run (`nas run` multiruns), rescores the scoring-only rows from
+their base rows' checkpoints and scores the free rankers with `nas rank` where their files are missing; then, as
+``mode=collect`` alone does, it collects every finished run and writes the board: the trained rows, their seed
+ensembles, their combinations with free rankers (mean rank; calibrated on k ground-truth cells), the free rows, the
+no-training baselines and the ceiling.
+"""
 
 from __future__ import annotations
 
@@ -11,30 +18,47 @@ import sys
 from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from nas.architecture import Architecture
+from nas.atomic import write_text_atomic
+from nas.benchmarks.oracle import build_oracle
 from nas.cli.common import CONF_DIR, friendly_errors
+from nas.confidence import Bootstrap
 from nas.errors import ConfigError
 from nas.leaderboard import (
+    CHOSEN_ON_TRUTH,
     Row,
+    add_baseline_costs,
+    add_p_values,
     aggregate,
+    archive_run,
     baseline_rows,
+    best_free,
+    calibrated_rows,
+    flops_of,
+    free_rows,
+    mean_rank_row,
     plot_scatter,
     plot_tau_bars,
     plot_tau_vs_epochs,
-    archive_run,
-    flops_of,
     read_archived_run,
+    read_free,
     read_run,
     render_table,
+    seed_ensemble_row,
     write_csv,
 )
-from nas.report import write_text_atomic
+from nas.leaderboard.rescore import Rescore, ensure_scored, rescore_run
+from nas.rankers import RecordedRanker
+from nas.run_folder import RunFolder
+from nas.validation import validate
 
 
 def planned_rows(cfg: DictConfig) -> list[tuple[str, list[str]]]:
-    """(row name, `nas run` overrides) for every row, budget-curve rows included."""
+    """(row name, `nas run` overrides) for every trained row, budget-curve rows included."""
     rows = [(name, list(overrides)) for name, overrides in cfg.rows.items()]
     curve = cfg.get("budget_curve")
     if curve and curve.row in cfg.rows:
@@ -42,14 +66,45 @@ def planned_rows(cfg: DictConfig) -> list[tuple[str, list[str]]]:
     return rows
 
 
-def selected_rows(cfg: DictConfig, rows: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
-    """The rows that ``only`` names (with their budget-curve rows); all rows when it is null."""
+def rescored_rows(cfg: DictConfig) -> dict[str, Rescore]:
+    """The scoring-only rows (``rescore``: name -> base row and evaluator overrides), checked against ``rows``."""
+    rescores = {name: Rescore.of(name, spec, list(cfg.rows)) for name, spec in (cfg.get("rescore") or {}).items()}
+    clash = sorted(set(rescores) & set(cfg.rows))
+    if clash:
+        raise ConfigError(f"rescore rows {clash} are also trained rows: give the scoring-only row another name")
+    return rescores
+
+
+def check_board(cfg: DictConfig, names: list[str]) -> None:
+    """Every row, free ranker and combination that the board's derived rows name must exist."""
+    free = list(cfg.free.rankers)
+    combined = cfg.combined
+    checks = [("ensemble", cfg.ensemble, names), ("combined.rows", combined.rows, names)]
+    if combined.rows:  # combinations are made only for these rows
+        checks += [("combined.chosen_on_truth", combined.chosen_on_truth, list(combined.mean_rank)),
+                   ("combined.calibrated.members", combined.calibrated.members if combined.calibrated else [], free),
+                   *[(f"combined.mean_rank.{k}", v, free) for k, v in combined.mean_rank.items()]]
+    for key, listed, known in checks:
+        unknown = [n for n in listed if n not in known]
+        if unknown:
+            what = "are not free.rankers" if known is free else "do not exist"
+            raise ConfigError(f"{key} names {unknown}, which {what}; choose among {known}")
+    if cfg.reference is not None and cfg.reference not in names:
+        raise ConfigError(f"reference={cfg.reference}: the row that p-values compare with must be a row of the board; "
+                          f"choose one of {names}")
+
+
+def selected_rows(cfg: DictConfig, rows: list[tuple[str, list[str]]], rescores: dict[str, Rescore] | None = None
+                  ) -> list[tuple[str, list[str]]]:
+    """The rows that ``only`` names (with their budget-curve rows); all rows when it is null. Scoring-only rows
+    are listed with no overrides."""
+    every = [*rows, *((name, []) for name in rescores or {})]
     if cfg.only is None:
-        return rows
-    unknown = set(cfg.only) - {name for name, _ in rows}
+        return every
+    unknown = set(cfg.only) - {name for name, _ in every}
     if unknown:
-        raise ConfigError(f"only={sorted(unknown)} names no row; rows are {[n for n, _ in rows]}")
-    return [(n, o) for n, o in rows if n in cfg.only or n.split("@")[0] in cfg.only]
+        raise ConfigError(f"only={sorted(unknown)} names no row; rows are {[n for n, _ in every]}")
+    return [(n, o) for n, o in every if n in cfg.only or n.split("@")[0] in cfg.only]
 
 
 def run_command(cfg: DictConfig, name: str, overrides: list[str], seeds: list[int]) -> list[str]:
@@ -68,7 +123,7 @@ def run_command(cfg: DictConfig, name: str, overrides: list[str], seeds: list[in
 
 def saved_overrides(folder: Path) -> list[str]:
     """The `nas run` overrides a run folder was made with (from Hydra's record), seed and machine knobs left out."""
-    saved = OmegaConf.load(folder / ".hydra" / "overrides.yaml")
+    saved = RunFolder(folder).saved_overrides()
     return [o for o in saved if o.split("=", 1)[0].lstrip("+~") not in ("seed", "progress", "threads")
             and not o.startswith("hydra")]
 
@@ -87,68 +142,97 @@ def archive_path(cfg: DictConfig, row: str, seed: int) -> Path:
     return assets_dir(cfg) / "runs" / row.replace("@", "_") / f"seed{seed}.json"
 
 
-def ensure_scored(folder: Path, oracle_cfg: DictConfig, truth_cells: list[str], progress: bool) -> None:
-    """Score ground-truth cells that a run has not scored yet, from its checkpoint."""
-    scores_file = folder / "benchmark_scores.json"
-    rows = json.loads(scores_file.read_text()) if scores_file.exists() else []
-    have = {r["arch"] for r in rows}
-    missing = [a for a in truth_cells if a not in have]
-    if not missing:
-        return
-    from nas.pipeline import build_evaluator, load_trained_supernet, setup
+def rank_overrides(cfg: DictConfig) -> list[str]:
+    """The `nas rank` overrides that score the board's free rankers on the board's table into ``free.dir``: the
+    board's dataset, search space and benchmark (with this command's overrides of their keys), one thread."""
+    hydra_cfg = HydraConfig.get()
+    choices = hydra_cfg.runtime.choices
+    groups = ("dataset", "search_space", "benchmark")
+    forwarded = [o for o in hydra_cfg.overrides.task
+                 if "." in (key := o.split("=", 1)[0].lstrip("+~")) and key.split(".")[0] in groups]
+    return [*(f"{g}={choices[g]}" for g in groups), *forwarded, f"ranker=[{','.join(cfg.free.rankers)}]",
+            f"output_dir={cfg.free.dir}", "threads=1"]
 
-    run_cfg = OmegaConf.load(folder / ".hydra" / "config.yaml")
-    run_cfg.progress = progress
-    data, space = setup(run_cfg)
-    supernet = load_trained_supernet(folder, space)
-    evaluator = build_evaluator(run_cfg, supernet, data)
-    oracle = instantiate(oracle_cfg, space=space)
-    archs = [space.parse(a) for a in missing]
-    scores = evaluator.score_many(archs, desc=f"scoring new ground-truth cells for {folder}")
-    rows += [{"arch": str(a), "supernet_accuracy": s, "truth": oracle(a)} for a, s in zip(archs, scores)]
-    write_text_atomic(scores_file, json.dumps(rows, indent=1) + "\n")
+
+def free_command(cfg: DictConfig) -> str:
+    """The command that writes the free rankers' files (shown on the board)."""
+    return shlex.join(["nas", "rank", *rank_overrides(cfg)])
+
+
+def score_free(cfg: DictConfig) -> None:
+    """Score every free ranker of the board on its table with `nas rank` (a subprocess, one thread)."""
+    command = [sys.executable, "-m", "nas", "rank", *rank_overrides(cfg), f"progress={str(bool(cfg.progress)).lower()}",
+               "hydra.output_subdir=null", "hydra/job_logging=disabled"]
+    print(f"[free rankers] {free_command(cfg)}", flush=True)
+    done = subprocess.run(command)
+    if done.returncode != 0:
+        raise ConfigError(f"scoring the free rankers failed (exit {done.returncode}): run `{free_command(cfg)}` to "
+                          "see why")
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="leaderboard")
 @friendly_errors
 def main(cfg: DictConfig) -> None:
+    validate(cfg)  # every value's type, range and choice: before any run starts
     if cfg.mode not in ("run", "collect"):
         raise ConfigError(f"mode must be 'run' or 'collect', got {cfg.mode!r}")
     if cfg.benchmark.get("oracle") is None:
         raise ConfigError("the leaderboard needs ground truth: benchmark=fmnist201 (or another table)")
     runs_dir, seeds = Path(cfg.runs_dir), [int(s) for s in cfg.seeds]
     plan = planned_rows(cfg)
-    for name, overrides in selected_rows(cfg, plan):  # `only` limits what runs; the board collects every row
-        todo = [s for s in seeds if not (runs_dir / name / f"seed{s}" / "summary.json").exists()
+    rescores = rescored_rows(cfg)
+    check_board(cfg, [*cfg.rows, *rescores])
+    selected = selected_rows(cfg, plan, rescores)  # `only` limits what runs; the board collects every row
+
+    def todo(name: str) -> list[int]:
+        return [s for s in seeds if not RunFolder(runs_dir / name / f"seed{s}").summary.exists()
                 and not archive_path(cfg, name, s).is_file()]  # an archived run counts as finished
-        if todo and cfg.mode == "run":
-            command = run_command(cfg, name, overrides, todo)
-            print(f"[{name}] running seeds {todo}: {shlex.join(command[2:])}", flush=True)
+
+    for name, overrides in selected:
+        if name not in rescores and todo(name) and cfg.mode == "run":
+            command = run_command(cfg, name, overrides, todo(name))
+            print(f"[{name}] running seeds {todo(name)}: {shlex.join(command[2:])}", flush=True)
             done = subprocess.run(command)
             if done.returncode != 0:
                 raise ConfigError(f"row {name!r} failed (exit {done.returncode}); rerun `nas leaderboard` to resume it")
 
     space = instantiate(cfg.search_space)
-    oracle = instantiate(cfg.benchmark.oracle, space=space)
-    truth = {str(a): oracle(a) for a in oracle.architectures()}
+    oracle = build_oracle(cfg.benchmark, space)
+    archs = list(oracle.architectures())
+    truth = {str(a): oracle(a) for a in archs}
+    if cfg.mode == "run":
+        for name, _ in selected:
+            if name in rescores and todo(name):
+                print(f"[{name}] rescoring {rescores[name].base}'s supernets of seeds {todo(name)} with "
+                      f"{' '.join(rescores[name].overrides)} (no training)", flush=True)
+                for seed in todo(name):
+                    rescore_run(name, rescores[name], runs_dir, seed, cfg.benchmark, list(truth), bool(cfg.progress))
+        if cfg.free.rankers and read_free(Path(cfg.free.dir), cfg.free.rankers, list(truth))[1]:
+            score_free(cfg)
     rows = [row for name, _ in plan if (row := collect_row(cfg, name, seeds, truth)) is not None]
+    rows += [row for name, spec in rescores.items()
+             if (row := collect_row(cfg, name, seeds, truth, weights_row=spec.base)) is not None]
     if not rows:
         print(f"no finished supernet run under {runs_dir} or archived in {assets_dir(cfg) / 'runs'} yet: "
-              "writing the ground-truth rows only")
+              "writing the rows without training only")
     finished = {row.name for row in rows}
-    write_leaderboard(cfg, rows, oracle, truth, pending=[n for n, _ in plan if n not in finished and "@" not in n])
+    pending = [n for n, _ in plan if n not in finished and "@" not in n] + [n for n in rescores if n not in finished]
+    write_leaderboard(cfg, rows, oracle, truth, pending=pending, archs=archs, rescores=rescores)
 
 
-def collect_row(cfg: DictConfig, name: str, seeds: list[int], truth: dict[str, float]) -> Row | None:
-    """A row's finished runs: from its run folders where they exist, otherwise from the archive."""
+def collect_row(cfg: DictConfig, name: str, seeds: list[int], truth: dict[str, float],
+                weights_row: str | None = None) -> Row | None:
+    """A row's finished runs: from its run folders where they exist, otherwise from the archive. A scoring-only
+    row's cells are scored with the checkpoints of ``weights_row``'s runs."""
     row = Row(name, "")
     for seed in seeds:
         folder = Path(cfg.runs_dir) / name / f"seed{seed}"
         archived = archive_path(cfg, name, seed)
-        if (folder / "summary.json").exists():
-            ensure_scored(folder, cfg.benchmark.oracle, list(truth), bool(cfg.progress))
+        if RunFolder(folder).summary.exists():
+            weights = Path(cfg.runs_dir) / weights_row / f"seed{seed}" if weights_row else None
+            ensure_scored(folder, cfg.benchmark, list(truth), bool(cfg.progress), weights)
             run, overrides = read_run(folder, seed), saved_overrides(folder)
-            epochs = float(OmegaConf.load(folder / ".hydra" / "config.yaml").trainer.epochs)
+            epochs = float(RunFolder(folder).trained_config().trainer.epochs)
         elif archived.is_file():
             run, overrides, epochs = read_archived_run(archived)
         else:
@@ -163,8 +247,90 @@ def collect_row(cfg: DictConfig, name: str, seeds: list[int], truth: dict[str, f
     return row
 
 
+def bootstrap_of(cfg: DictConfig) -> Bootstrap:
+    b = cfg.bootstrap
+    return Bootstrap(int(b.resamples), float(b.confidence), int(b.seed))
+
+
+def derived_results(cfg: DictConfig, rows: list[Row], free: dict[str, RecordedRanker], archs: list[Architecture],
+                    truth: dict[str, float], flops: dict[str, float] | None, limit: float | None,
+                    bootstrap: Bootstrap) -> list[dict]:
+    """The rows computed from trained rows without training: seed ensembles, then every combination with free
+    rankers by mean rank (no ground truth), then the calibrated rows (ground truth). A combination whose free
+    rankers have no scores yet is left out."""
+    by_name = {row.name: row for row in rows}
+    results = [seed_ensemble_row(by_name[n], truth, flops, limit, bootstrap) for n in cfg.ensemble
+               if n in by_name and len(by_name[n].runs) > 1]
+    combined = cfg.combined
+    bases = [by_name[n] for n in combined.rows if n in by_name]
+    for base in bases:
+        for key, members in combined.mean_rank.items():
+            if all(m in free for m in members):
+                results.append(mean_rank_row(base, [free[m] for m in members], archs, truth, flops, limit, bootstrap,
+                                             chosen_on_truth=key in combined.chosen_on_truth))
+    calibrated = combined.calibrated
+    if calibrated and all(m in free for m in calibrated.members):
+        for base in bases:
+            for result in calibrated_rows(base, [free[m] for m in calibrated.members], archs, truth,
+                                          [int(k) for k in calibrated.ks], int(calibrated.splits),
+                                          float(calibrated.alpha), flops, limit, bootstrap):
+                result["marks"] = CHOSEN_ON_TRUTH if calibrated.get("chosen_on_truth") else ""
+                results.append(result)
+    return results
+
+
+def reading_notes(cfg: DictConfig, results: list[dict], best: dict | None, stale: list[str],
+                  rescores: dict[str, Rescore], shown: set[str]) -> list[str]:
+    """How to read the table's kinds and columns, and what made the rows without training (below the table)."""
+    b, reference = cfg.bootstrap, cfg.reference or "the reference row"
+    share = f"{100 * b.confidence:g}%"
+    lines = [
+        "How to read it. **kind**: `supernet` — a supernet's own scores, no proxy and no ground truth (a "
+        "`mean score of n seeds` row averages its seeds' scores of each cell: one ranking for n trainings); "
+        "`baseline` and `free` — no training: an analytic count or a zero-cost proxy of a freshly initialised child; "
+        "`combined` — a supernet row's scores and free rankers by mean rank, per seed, no ground truth; "
+        "`uses ground truth` — fit on k ground-truth cells and measured on the other cells only; `ceiling` — one "
+        "ground-truth seed ranking the other.",
+        "",
+        f"**tau {share} CI**: percentile bootstrap over cells ({b.resamples:,} resamples, seed {b.seed}) of the row's "
+        "mean tau over seeds (each resample recomputes every seed's tau on the drawn cells); for "
+        f"`uses ground truth` rows, the central {share} of the held-out taus over seeds × splits (their "
+        "± is the std over seeds × splits). "
+        f"**p vs {reference}**: Welch's two-sided t-test of the row's per-seed taus against {reference}'s (a single "
+        f"ranking: the one-sample t-test of {reference}'s seeds against its tau). **p > best free**: the one-sided "
+        "one-sample t-test that the row's mean tau over seeds is above the best free ranker's"
+        + (f" ({best['name']}, {best['kendall_tau'][0]:.3f}, taken as exact: its own interval is in its row)"
+           if best else "")
+        + ". **free s / child**: the measured seconds per child of the free rankers a row uses (1 CPU thread; a "
+        "zero-cost proxy builds the fresh child and measures it); a supernet's own cost is its training and scoring.",
+    ]
+    if cfg.free.rankers:
+        lines += ["", f"Free rows: every cell scored by `{free_command(cfg)}` (files in `{cfg.free.dir}/scores/`; "
+                  "`nas leaderboard` runs it where they are missing, `mode=collect` only reads them)."]
+    if stale:
+        lines += ["", f"Free rankers without scores of every cell yet (so are the rows that combine them): "
+                  f"{', '.join(f'`{n}`' for n in stale)}; `nas leaderboard` (mode=run) scores them."]
+    if any(r.get("marks") == CHOSEN_ON_TRUTH for r in results):
+        lines += ["", f"{CHOSEN_ON_TRUTH} The free rankers of these rows were chosen after looking at the free rows' "
+                  "Kendall tau on this table: a selection on the free rows' ground truth, so their tau is optimistic. "
+                  "The other combinations were fixed in advance."]
+    calibrated = [r for r in results if r["kind"] == "uses ground truth"]
+    if calibrated:
+        c = cfg.combined.calibrated
+        lines += ["", f"`calibrated on k=… cells` rows: ridge regression (alpha {c.alpha:g}) of ground truth on the "
+                  "normalized ranks of one seed's supernet scores and the free rankers, fit on k random ground-truth "
+                  f"cells and measured on all the other cells only, over {c.splits} seeded splits per seed."]
+    for name, spec in rescores.items():
+        if name in shown:
+            lines += ["", f"`{name}` rescores the checkpoints of `{spec.base}` with `{' '.join(spec.overrides)}` (no "
+                      f"training; its train minutes are `{spec.base}`'s): `nas leaderboard only=[{name}]` makes it "
+                      f"from `{spec.base}`'s run folders."]
+    return lines
+
+
 def write_leaderboard(cfg: DictConfig, rows: list[Row], oracle, truth: dict[str, float],
-                      pending: list[str] = ()) -> None:
+                      pending: list[str] = (), archs: list[Architecture] | None = None,
+                      rescores: dict[str, Rescore] | None = None) -> None:
     out = Path(cfg.output_dir)
     assets = assets_dir(cfg)
     assets.mkdir(parents=True, exist_ok=True)
@@ -172,7 +338,17 @@ def write_leaderboard(cfg: DictConfig, rows: list[Row], oracle, truth: dict[str,
     link = "" if link == "." else link + "/"
     limit = cfg.get("flops_limit")
     flops = flops_of(oracle, truth) if limit is not None else None
-    results = [aggregate(row, truth, flops, limit) for row in rows] + baseline_rows(oracle, truth, limit)
+    bootstrap = bootstrap_of(cfg)
+    archs = archs if archs is not None else [oracle.space.parse(a) for a in truth]
+    free, stale = read_free(Path(cfg.free.dir), list(cfg.free.rankers), list(truth))
+    baselines = baseline_rows(oracle, truth, limit, bootstrap)
+    add_baseline_costs(baselines, free)
+    results = [aggregate(row, truth, flops, limit, bootstrap) for row in rows]
+    results += derived_results(cfg, rows, free, archs, truth, flops, limit, bootstrap)
+    results += [r for r in baselines if r["kind"] != "ceiling"] + free_rows(free, truth, flops, limit, bootstrap)
+    results += [r for r in baselines if r["kind"] == "ceiling"]
+    best = best_free(results)
+    add_p_values(results, cfg.reference, best)
     main_results = [r for r in results if "@" not in r["name"]]
     curve = [r for r in results if r["kind"] == "supernet" and r["name"].split("@")[0] == cfg.budget_curve.row] \
         if cfg.get("budget_curve") else []
@@ -207,7 +383,8 @@ def write_leaderboard(cfg: DictConfig, rows: list[Row], oracle, truth: dict[str,
         lines += [f"*truth of predicted best ≤ {limit / 1e6:g} MFLOPs*: the ground-truth accuracy of the cell that the "
                   f"supernet scores highest among the cells of at most {limit:,.0f} FLOPs (the best child it would "
                   "pick under that budget).", ""]
-    lines += [render_table(main_results, limit), ""]
+    lines += [render_table(main_results, limit, cfg.reference, bootstrap.confidence), ""]
+    lines += reading_notes(cfg, results, best, stale, rescores or {}, {row.name for row in rows}) + [""]
     if pending:
         lines += [f"Rows without a finished run yet (`nas leaderboard only=[...]` trains them): "
                   f"{', '.join(f'`{name}`' for name in pending)}.", ""]
@@ -221,7 +398,7 @@ def write_leaderboard(cfg: DictConfig, rows: list[Row], oracle, truth: dict[str,
         lines += [embed_section(notes, out), ""]
     if len(curve) > 1:
         lines += ["## Kendall tau against the supernet budget", "",
-                  render_table(sorted(curve, key=lambda r: r["epochs"])), "",
+                  render_table(sorted(curve, key=lambda r: r["epochs"]), None, cfg.reference, bootstrap.confidence), "",
                   f"![tau vs epochs]({link}tau_vs_epochs.png)", ""]
     if rows:
         lines += ["## Supernet accuracy against ground truth", ""]
@@ -231,7 +408,7 @@ def write_leaderboard(cfg: DictConfig, rows: list[Row], oracle, truth: dict[str,
         if path.is_file():
             lines += ["", embed_section(path, out)]
     write_text_atomic(out / "LEADERBOARD.md", "\n".join(lines) + "\n")
-    print(render_table(main_results, limit))
+    print(render_table(main_results, limit, cfg.reference, bootstrap.confidence))
     print(f"\nwrote {out / 'LEADERBOARD.md'} and {assets}/")
 
 

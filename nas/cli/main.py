@@ -5,10 +5,13 @@ from __future__ import annotations
 import importlib
 import sys
 
+from nas.cli.common import unknown_config_choice
+
 COMMANDS = {
     "run": ("nas.cli.run", "train a supernet, rank its children, compare with ground truth, report"),
     "train": ("nas.cli.train", "train a supernet (resumable)"),
     "search": ("nas.cli.search", "rank the children of a trained supernet: nas search train_dir=..."),
+    "rank": ("nas.cli.rank", "score a ground-truth table with free / combined rankers: tau [95% CI], cost per child"),
     "bench": ("nas.cli.bench", "nas bench build: stand-alone training of architectures -> ground-truth table"),
     "leaderboard": ("nas.cli.leaderboard", "train / collect the experiments of conf/experiment, write LEADERBOARD.md"),
     "list": ("nas.cli.listing", "registered search spaces and config-group choices"),
@@ -27,6 +30,10 @@ def main(argv: list[str] | None = None) -> None:
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
         print(f"error: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
+        sys.exit(2)
+    problem = unknown_config_choice(rest)  # one line, before Hydra composes (it would list every option)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)
     module = importlib.import_module(COMMANDS[command][0])
     sys.argv = [f"nas-{command}", *rest]

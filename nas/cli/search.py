@@ -6,13 +6,15 @@ from pathlib import Path
 
 import hydra
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from nas.cli.common import CONF_DIR, friendly_errors, output_dir
 from nas.errors import ConfigError
 from nas.pipeline import RunResult, benchmark_stage, build_evaluator, load_trained_supernet, search_stage, setup
-from nas.pipeline import oracle_objective, write_run_report
+from nas.pipeline import oracle_objective, search_fingerprint, write_run_report
 from nas.report import format_table
+from nas.run_folder import RunFolder
+from nas.validation import validate
 
 OBJECTIVES = ("supernet", "oracle")
 
@@ -20,6 +22,7 @@ OBJECTIVES = ("supernet", "oracle")
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="search")
 @friendly_errors
 def main(cfg: DictConfig) -> None:
+    validate(cfg)  # every value's type, range and choice: before anything is loaded or written
     objective = cfg.get("objective", "supernet")
     if objective not in OBJECTIVES:
         raise ConfigError(f"unknown objective={objective!r}; choose one of {list(OBJECTIVES)}")
@@ -29,22 +32,21 @@ def main(cfg: DictConfig) -> None:
         raise ConfigError("objective=supernet needs train_dir=<folder of a finished `nas train` or `nas run`>; "
                           "to search a benchmark table without a supernet: objective=oracle benchmark=nb201")
     train_dir = Path(cfg.train_dir)
-    saved = train_dir / ".hydra" / "config.yaml"
-    if not saved.is_file():
-        raise ConfigError(f"{train_dir} is not the folder of a `nas train` or `nas run` ({saved} is missing)")
-    trained = OmegaConf.load(saved)
-    # The supernet's dataset and search space are the training run's, whatever this command says.
-    cfg.dataset, cfg.search_space = trained.dataset, trained.search_space
+    trained = RunFolder(train_dir).trained_config()
     out = output_dir()
-    data, space = setup(cfg)
-    supernet = load_trained_supernet(train_dir, space)
-    evaluator = build_evaluator(cfg, supernet, data)
-    trials, seconds = search_stage(cfg, out, space, evaluator)
-    result = RunResult(out, trials, search_seconds=seconds)
-    result.ranking, result.baselines, result.benchmark_seconds = benchmark_stage(cfg, out, space, evaluator)
-    report = write_run_report(cfg, result, space)
+    folder = RunFolder(out)
+    with folder.claim(cfg, "search", search_fingerprint):  # refused before anything is loaded or written
+        # The supernet's dataset and search space are the training run's, whatever this command says.
+        cfg.dataset, cfg.search_space = trained.dataset, trained.search_space
+        data, space = setup(cfg)
+        supernet = load_trained_supernet(train_dir, space)
+        evaluator = build_evaluator(cfg, supernet, data, train_dir)
+        trials, seconds = search_stage(cfg, out, space, evaluator)
+        result = RunResult(out, trials, search_seconds=seconds)
+        result.ranking, result.baselines, result.benchmark_seconds = benchmark_stage(cfg, out, space, evaluator)
+        report = write_run_report(cfg, result, space)
     print(format_table(trials, cfg.search.top_k))
-    print(f"ranked children: {out / 'ranked_children.csv'}\nreport: {report}")
+    print(f"ranked children: {folder.ranked_children_csv}\nreport: {report}")
 
 
 def search_oracle(cfg: DictConfig) -> None:
@@ -52,11 +54,13 @@ def search_oracle(cfg: DictConfig) -> None:
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
     out = output_dir()
-    oracle, space = oracle_objective(cfg)
-    trials, seconds = search_stage(cfg, out, space, oracle)
+    folder = RunFolder(out)
+    with folder.claim(cfg, "search", search_fingerprint):  # refused before the table is loaded
+        oracle, space = oracle_objective(cfg)
+        trials, seconds = search_stage(cfg, out, space, oracle)
     print(f"{len(trials)} architectures scored by {type(oracle).__name__} "
           f"({getattr(oracle, 'dataset', '')}) in {seconds:.1f} s")
     print(format_table(trials, cfg.search.top_k))
-    print(f"ranked children: {out / 'ranked_children.csv'}")
-    if (out / "pareto_front.csv").exists():
-        print(f"Pareto front:    {out / 'pareto_front.csv'} (.json, .png)")
+    print(f"ranked children: {folder.ranked_children_csv}")
+    if folder.pareto_front_csv.exists():
+        print(f"Pareto front:    {folder.pareto_front_csv} (.json, .png)")

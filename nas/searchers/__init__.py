@@ -7,7 +7,7 @@ from nas.searchers.evolution import RegularizedEvolution
 from nas.searchers.optuna_sampler import make_sampler, sampler_names
 from nas.searchers.optuna_search import OptunaSearch
 from nas.searchers.optuna_storage import open_storage
-from nas.searchers.pareto import pareto_front, write_pareto_front
+from nas.searchers.pareto import pareto_front
 from nas.searchers.random_search import RandomSearch
 
 __all__ = [
@@ -25,5 +25,4 @@ __all__ = [
     "open_storage",
     "pareto_front",
     "sampler_names",
-    "write_pareto_front",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -51,12 +51,8 @@ class History:
         return max(self.trials, key=lambda t: t.score)
 
     def ranked(self) -> list[Trial]:
-        """Trials from best to worst score (ties keep the order they were told)."""
+        """Trials from best to worst score (ties keep the order they were told): how rankings list them."""
         return sorted(self.trials, key=lambda t: -t.score)
-
-    def to_json(self) -> str:
-        return json.dumps([{"number": t.number, "arch": str(t.arch), "score": t.score, **t.cost}
-                           for t in self.trials], indent=1)
 
 
 class Searcher(ABC):
@@ -72,6 +68,13 @@ class Searcher(ABC):
 
     max_sampling_attempts: ClassVar[int] = 1000
     """Uniform draws ``sample_new`` tries before it picks among the enumerated remaining architectures."""
+
+    save_fraction: ClassVar[float] = 0.125
+    """``search(state_path=...)`` saves once the children told since the last save reach this share of the
+    saved ones (saving, which writes the whole history, then costs O(1) per child amortised) ..."""
+
+    save_seconds: ClassVar[float] = 30.0
+    """... or once this many seconds have passed since the last save; and always when the search ends."""
 
     def __init__(self, space: SearchSpace, seed: int = 0,
                  constraints: Constraints | Mapping[str, Any] | None = None):
@@ -157,10 +160,13 @@ class Searcher(ABC):
         """Ask, score and tell until ``budget`` distinct architectures are in the history.
 
         A proposal whose score is already known is not scored again. With ``state_path`` the
-        searcher's state is saved atomically after every new trial; load it with ``load`` to resume.
-        Stops early when the feasible space is exhausted.
+        searcher's state is saved atomically as the search goes (see ``save_fraction``) and when it
+        ends; load it with ``load`` to resume. A search killed between two saves resumes from the
+        last one and scores its later children again: it ends with the same history as an
+        uninterrupted one. Stops early when the feasible space is exhausted.
         """
         repeats = 0
+        saved, saved_at = len(self.history), time.monotonic()
         while len(self.history) < budget:
             try:
                 arch = self.ask()
@@ -174,11 +180,21 @@ class Searcher(ABC):
                     break  # the strategy keeps proposing what it has seen: the space is (nearly) exhausted
                 continue
             trial = self.tell(arch, objective(arch))
-            if state_path is not None:
+            if state_path is not None and self._save_due(len(self.history) - saved, saved,
+                                                         time.monotonic() - saved_at):
                 self.save(state_path)
+                saved, saved_at = len(self.history), time.monotonic()
             if progress is not None:
                 progress(trial)
+        # An exception (a kill) skips this: the last save is the consistent state to resume from.
+        if state_path is not None and len(self.history) != saved:
+            self.save(state_path)
         return self.history
+
+    def _save_due(self, unsaved: int, saved: int, seconds: float) -> bool:
+        """Whether ``search`` saves now: ``unsaved`` children were told since the last save (of ``saved``
+        children), ``seconds`` ago."""
+        return unsaved >= max(1, int(self.save_fraction * saved)) or seconds >= self.save_seconds
 
     # -- state ----------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -102,7 +102,9 @@ class Constraints:
 
         Raises ConfigError when no architecture meets them. Spaces with at most ``EXACT_LIMIT``
         architectures are enumerated (each cost computed once per space object); larger ones are
-        judged on ``FEASIBILITY_SAMPLE`` uniform samples, and the error then says so.
+        judged on ``FEASIBILITY_SAMPLE`` uniform samples plus ``space.smallest()`` and
+        ``space.largest()`` (the cheapest and costliest child where costs ascend with the options, as
+        in the elastic spaces: then one bound that any child meets is never refused), and the error says so.
         """
         if space.size <= EXACT_LIMIT:
             archs, costs = cost_table(space)
@@ -111,11 +113,12 @@ class Constraints:
                 raise ConfigError(self._infeasible_message(space, costs, f"all {space.size:,} architectures"))
             return [a for a, ok in zip(archs, feasible) if ok]
         rng = np.random.default_rng(0)
-        sample = [space.sample(rng) for _ in range(FEASIBILITY_SAMPLE)]
+        sample = [space.smallest(), space.largest(), *(space.sample(rng) for _ in range(FEASIBILITY_SAMPLE))]
         costs = np.array([[space.params(a), space.flops(a)] for a in sample], dtype=float)
         if not self.mask(costs[:, 0], costs[:, 1]).any():
             raise ConfigError(self._infeasible_message(
-                space, costs, f"{FEASIBILITY_SAMPLE:,} uniform samples of its {space.size:,} architectures"))
+                space, costs, f"{FEASIBILITY_SAMPLE:,} uniform samples of its {space.size:,} architectures "
+                              "and its smallest and largest"))
         return None
 
     def _infeasible_message(self, space: SearchSpace, costs: np.ndarray, checked: str) -> str:

@@ -162,6 +162,11 @@ class OptunaSearch(Searcher):
             self._study_scores.setdefault(arch, float(trial.values[0]))
 
     # -- state ------------------------------------------------------------------------------------------
+    def _save_due(self, unsaved: int, saved: int, seconds: float) -> bool:
+        """With a storage, after every trial: the study holds each trial at once, and a resumed searcher
+        would take the trials that its saved history lacks for another worker's."""
+        return self.storage is not None or super()._save_due(unsaved, saved, seconds)
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore the history; trials the study lacks (an in-memory study) are added to it.
 

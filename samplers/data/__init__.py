@@ -1,4 +1,1 @@
-from samplers.data.base import DataSampler
-from samplers.data.uniform import UniformDataSampler
-
-__all__ = ["DataSampler", "UniformDataSampler"]
+"""Data samplers, one module per strategy; the public names are re-exported by ``samplers``."""

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch.utils.data import Sampler
 
 from nas.errors import ConfigError
+from nas.training.hooks import TrainingHooks
 
 
-class DataSampler(Sampler[int]):
+class DataSampler(Sampler[int], TrainingHooks):
     """A ``torch.utils.data.Sampler`` over example indices, with epochs, feedback and state.
 
     ``set_epoch(e)`` fixes the order of epoch ``e`` (a function of the seed, the epoch and the
-    observed scores); ``epoch_indices()`` returns that order as a tensor for this rank
-    (``rank``-th of every ``world_size`` indices, as DistributedSampler does). Samplers with
-    ``needs_scores = True`` receive ``observe(indices, scores)`` after each batch.
+    observed feedback); ``epoch_indices()`` returns that order as a tensor for this rank
+    (``rank``-th of every ``world_size`` indices, as DistributedSampler does). The training hooks
+    are those of path samplers (``nas.training.hooks.TrainingHooks``): ``needs`` declares the
+    measurements it wants (e.g. ``"logits"``), ``set_budget`` the budget, ``observe(feedback)``
+    every step's feedback (``feedback.indices`` are the batch's examples).
     """
-
-    needs_scores: ClassVar[bool] = False
 
     def __init__(self, num_examples: int, seed: int = 0, rank: int = 0, world_size: int = 1):
         if num_examples < 1:
@@ -53,9 +54,6 @@ class DataSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return self.num_examples // self.world_size
-
-    def observe(self, indices: torch.Tensor, scores: torch.Tensor) -> None:
-        """Per-example scores of a batch (importance samplers use them)."""
 
     def loss_weights(self, indices: torch.Tensor) -> torch.Tensor | None:
         """Per-example loss weights of a batch (importance weights), or None for a plain mean."""

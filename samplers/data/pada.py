@@ -7,41 +7,56 @@ from typing import Any, ClassVar
 import torch
 
 from nas.errors import ConfigError
+from nas.training.feedback import StepFeedback
 from samplers.data.base import DataSampler
 from samplers.ramp import Ramp
+
+
+def pada_scores(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """PA&DA's per-example score ``|softmax(logits) - onehot(labels)|``: the norm of the cross-entropy's
+    gradient with respect to the logits, from a forward pass already made (no extra backward).
+
+    Example:
+        >>> scores = pada_scores(torch.tensor([[0.0, 0.0], [2.0, 0.0]]), torch.tensor([0, 1]))
+        >>> [round(float(s), 4) for s in scores]   # |(-0.5, 0.5)| and |(0.8808, -0.8808)|
+        [0.7071, 1.2456]
+    """
+    with torch.no_grad():
+        probs = logits.float().softmax(1)
+        probs[torch.arange(len(labels)), labels] -= 1.0
+        return probs.norm(dim=1)
 
 
 class PADADataSampler(DataSampler):
     """Importance sampling of training examples (PA&DA, Lu et al. CVPR 2023).
 
-    The trainer reports each example's score ``|softmax(logits) - onehot(y)|`` from the forward
-    pass it already made (the norm of the loss gradient with respect to the logits; no extra
-    backward). At each epoch the sampler draws ``num_examples`` indices with replacement from
-    ``p = (1 - w) / N + w * score / sum(score)`` (floored at ``floor / N``), ``w`` following ``ramp``
-    over the epochs (``total_epochs``); while ``w`` is 0 an epoch is a plain permutation, so every
-    example is scored before importance starts. Examples never scored keep score 1. With
-    ``reweight=True``, ``loss_weights(indices)`` returns ``1 / (N p)`` so that the expected
-    gradient equals the full-batch gradient; PA&DA itself does not reweight (the default).
+    The sampler needs the step's ``logits`` and scores each example of the batch with
+    ``pada_scores`` of the step's last child. At each epoch it draws ``num_examples`` indices with
+    replacement from ``p = (1 - w) / N + w * score / sum(score)`` (floored at ``floor / N``), ``w``
+    following ``ramp`` over training progress when the epoch starts (the trainer's budget, in steps:
+    ``trainer.max_steps`` counts); while ``w`` is 0 an epoch is a plain permutation, so every example is
+    scored before importance starts. Examples never scored keep score 1. With ``reweight=True``,
+    ``loss_weights(indices)`` returns ``1 / (N p)`` so that the expected gradient equals the full-batch
+    gradient; PA&DA itself does not reweight (the default).
 
     The epoch's probabilities are fixed when the epoch starts and kept in ``state_dict()``, so
     a run resumed mid-epoch draws the same order. With several ranks, every rank must observe
     every example's score (all-gather them) to keep the distributions equal.
 
     Example:
-        >>> sampler = PADADataSampler(4, total_epochs=2, ramp={"shape": "constant", "end": 1.0})
-        >>> sampler.observe(torch.tensor([0, 1, 2, 3]), torch.tensor([1.0, 1.0, 2.0, 0.0]))
+        >>> sampler = PADADataSampler(4, ramp={"shape": "constant", "end": 1.0})
+        >>> sampler.record_scores(torch.tensor([0, 1, 2, 3]), torch.tensor([1.0, 1.0, 2.0, 0.0]))
         >>> sampler.set_epoch(1)
         >>> sampler.probabilities.tolist()
         [0.25, 0.25, 0.5, 0.0]
     """
 
-    needs_scores: ClassVar[bool] = True
+    needs: ClassVar[frozenset[str]] = frozenset({"logits"})
 
     def __init__(
         self,
         num_examples: int,
         seed: int = 0,
-        total_epochs: int = 1,
         ramp: Ramp | dict | None = None,
         reweight: bool = False,
         floor: float = 0.0,
@@ -49,17 +64,23 @@ class PADADataSampler(DataSampler):
         world_size: int = 1,
     ):
         super().__init__(num_examples, seed, rank, world_size)
-        if total_epochs < 1:
-            raise ConfigError(f"total_epochs must be at least 1, got {total_epochs}")
         if not 0.0 <= floor <= 1.0:
             raise ConfigError(f"floor must be in [0, 1], got {floor}")
-        self.total_epochs = int(total_epochs)
         self.ramp = ramp if isinstance(ramp, Ramp) else Ramp(**(ramp or {}))
         self.reweight = bool(reweight)
         self.floor = float(floor)
         self.scores = torch.ones(num_examples, dtype=torch.float64)
         self.probabilities = torch.full((num_examples,), 1.0 / num_examples, dtype=torch.float64)
         self._probs_epoch = -1
+
+    def _weight(self, epoch: int) -> float:
+        """The importance weight ``w`` of ``epoch``: the ramp at the budget's progress when the epoch starts."""
+        if self.ramp.shape == "constant":
+            return self.ramp.end
+        if self.budget is None:
+            raise ConfigError("the PA&DA data sampler's ramp needs the training budget: call set_budget(budget) "
+                              "before the first epoch (the Trainer does), or use a constant ramp")
+        return self.ramp.weight(self.budget.epoch_progress(epoch))
 
     def set_epoch(self, epoch: int) -> None:
         super().set_epoch(epoch)
@@ -69,7 +90,7 @@ class PADADataSampler(DataSampler):
 
     def _compute(self, epoch: int) -> torch.Tensor:
         n = self.num_examples
-        weight = self.ramp.weight(epoch / self.total_epochs)
+        weight = self._weight(epoch)
         total = float(self.scores.sum())
         if weight > 0 and (not torch.isfinite(self.scores).all() or total <= 0):
             raise ConfigError("PA&DA data scores sum to zero or are not finite: no usable gradient proxy. "
@@ -89,11 +110,16 @@ class PADADataSampler(DataSampler):
         """While the importance weight is 0 (the ramp's start), a plain permutation: every example is seen
         (and scored) once; afterwards ``num_examples`` draws with replacement from the probabilities."""
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        if self.ramp.weight(self.epoch / self.total_epochs) == 0:
+        if self._weight(self.epoch) == 0:
             return torch.randperm(self.num_examples, generator=generator)
         return torch.multinomial(self.probabilities, self.num_examples, replacement=True, generator=generator)
 
-    def observe(self, indices: torch.Tensor, scores: torch.Tensor) -> None:
+    def observe(self, feedback: StepFeedback) -> None:
+        """Score the batch's examples from the logits of the step's last child (no extra forward or backward)."""
+        self.record_scores(feedback.indices, pada_scores(feedback.logits[-1], feedback.labels))
+
+    def record_scores(self, indices: torch.Tensor, scores: torch.Tensor) -> None:
+        """Set the scores of ``indices`` (what ``observe`` does with the scores it computes)."""
         self.scores[indices.cpu()] = scores.detach().to(torch.float64).cpu()
 
     def loss_weights(self, indices: torch.Tensor) -> torch.Tensor | None:

@@ -1,5 +1,1 @@
-from samplers.path.base import PathFeedback, PathSampler
-from samplers.path.sandwich import SandwichPathSampler
-from samplers.path.uniform import UniformPathSampler
-
-__all__ = ["PathFeedback", "PathSampler", "SandwichPathSampler", "UniformPathSampler"]
+"""Path samplers, one module per strategy; the public names are re-exported by ``samplers``."""

@@ -20,13 +20,15 @@ class SandwichPathSampler(PathSampler):
 
     The largest child comes first and is the teacher of the others when the trainer distills
     (``teacher_first``). With ``delay_fraction > 0`` (delayed shrinking, DεpS) only the largest
-    child trains during the first ``ceil(delay_fraction * total_steps)`` steps; the trainer
-    passes ``total_steps`` through ``set_total_steps`` when ``fit()`` starts.
+    child trains during the first ``ceil(delay_fraction * total_steps)`` steps of the trainer's
+    budget (``set_budget``, called by the trainer before the first step).
 
     The space must say which children are its largest and smallest (``largest()``,
     ``smallest()``) and those must bound its parameter counts: checked on construction on
     ``ORDER_CHECK_SAMPLES`` children, so that the rule is never applied to a space where it
-    has no meaning (NAS-Bench-201's ops have no size order: a ConfigError says so).
+    has no meaning. NAS-Bench-201 qualifies (largest: every edge ``nor_conv_3x3``; smallest: every
+    edge ``skip_connect``), as do the weight-entangled spaces; a space whose ``largest()`` /
+    ``smallest()`` do not bound its children's parameter counts is refused with a ConfigError.
 
     Example:
         >>> from search_spaces.elastic_vit import ElasticViTSearchSpace
@@ -48,21 +50,17 @@ class SandwichPathSampler(PathSampler):
         self.num_random = num_random
         self.delay_fraction = float(delay_fraction)
         self.largest, self.smallest = _extremes(space)
-        self.total_steps: int | None = None
-
-    def set_total_steps(self, total_steps: int) -> None:
-        self.total_steps = int(total_steps)
 
     @property
     def delay_steps(self) -> int:
         """Steps at the start that train the largest child only."""
         if self.delay_fraction == 0.0:
             return 0
-        if self.total_steps is None:
+        if self.budget is None:
             raise ConfigError(
                 f"delay_fraction={self.delay_fraction} needs the training budget: call "
-                "set_total_steps(total_steps) before sampling (the Trainer does when fit() starts)")
-        return math.ceil(self.delay_fraction * self.total_steps)
+                "set_budget(budget) before sampling (the Trainer does before the first step)")
+        return math.ceil(self.delay_fraction * self.budget.total_steps)
 
     def sample(self, step: int) -> list[Architecture]:
         if step < self.delay_steps:

@@ -22,6 +22,8 @@ class ElasticConvSearchSpace(SearchSpace):
     global ``width`` multiplier. Options are ascending in cost, so ``largest()`` takes the last
     option of every decision and ``smallest()`` the first. The defaults fit Fashion-MNIST 16x16
     on a CPU once ``in_channels=1, input_size=16``; CIFAR/ImageNet sizes are a config away.
+    Every op a child builds lies on its one input-to-output chain, so every op is live: the base
+    class's ``live_decisions`` (all) and ``effective_cost`` (``== cost``) hold as they are.
 
     Example:
         >>> space = ElasticConvSearchSpace(in_channels=1, input_size=16)
@@ -81,7 +83,7 @@ class ElasticConvSearchSpace(SearchSpace):
         return self.architecture_cls({name: min(options) for name, options in self.decisions.items()})
 
     def build_supernet(self) -> ElasticConvSupernet:
-        return ElasticConvSupernet(self.config)
+        return ElasticConvSupernet(self.config, self.validate)
 
     def build_model(self, arch: Architecture) -> ConvNet:
         return ConvNet.build(self.config, plan(self.config, self.validate(arch)))

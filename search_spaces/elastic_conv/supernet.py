@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -68,7 +68,8 @@ class ElasticConvSupernet(Supernet):
     """Every child of the elastic conv space in one set of weights: memory of the largest child.
 
     ``forward(x, arch)`` runs the first ``depth`` blocks of every stage (deeper ones are skipped),
-    each at its kernel and expand ratio, all at the widths of the chosen multiplier.
+    each at its kernel and expand ratio, all at the widths of the chosen multiplier. ``validate``
+    is the space's ``SearchSpace.validate``, which ``subnet`` checks an architecture with.
 
     Example:
         >>> from search_spaces.elastic_conv import ElasticConvSearchSpace
@@ -82,9 +83,10 @@ class ElasticConvSupernet(Supernet):
 
     kind = "entangled"
 
-    def __init__(self, config: ElasticConvConfig):
+    def __init__(self, config: ElasticConvConfig, validate: Callable[[Architecture], Architecture]):
         super().__init__()
         self.config = config
+        self._validate = validate
         stem, stages, head = config.max_channels
         self.stem_conv = ElasticConv2d(config.in_channels, stem, (3,), config.stem_stride)
         self.stem_bn = ElasticBatchNorm2d(stem)
@@ -130,9 +132,7 @@ class ElasticConvSupernet(Supernet):
 
     @torch.no_grad()
     def subnet(self, arch: Architecture) -> ConvNet:
-        from search_spaces.elastic_conv.space import ElasticConvSearchSpace
-
-        child = plan(self.config, ElasticConvSearchSpace.from_config(self.config).validate(arch))
+        child = plan(self.config, self._validate(arch))
         blocks = [self.stages[b.stage][b.index].export(b) for b in child.blocks]
         last = blocks[-1].project_conv.out_channels
         head = child.head_channels

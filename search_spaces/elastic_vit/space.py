@@ -22,6 +22,8 @@ class ElasticViTSearchSpace(SearchSpace):
     cost: ``largest()`` takes the last option of every decision, ``smallest()`` the first.
     ``flops`` counts the multiply-accumulates of the patch embedding, every linear layer and the
     two attention products (``QK^T`` and ``AV``).
+    Every op a child builds lies on its one input-to-output chain, so every op is live: the base
+    class's ``live_decisions`` (all) and ``effective_cost`` (``== cost``) hold as they are.
 
     Example:
         >>> space = ElasticViTSearchSpace(in_channels=1, input_size=16)
@@ -70,7 +72,7 @@ class ElasticViTSearchSpace(SearchSpace):
         return self.architecture_cls({name: min(options) for name, options in self.decisions.items()})
 
     def build_supernet(self) -> ElasticViTSupernet:
-        return ElasticViTSupernet(self.config)
+        return ElasticViTSupernet(self.config, self.validate)
 
     def build_model(self, arch: Architecture) -> ViT:
         return ViT.build(self.config, plan(self.config, self.validate(arch)))

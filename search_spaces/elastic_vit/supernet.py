@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -40,7 +42,8 @@ class ElasticViTSupernet(Supernet):
 
     A child of embedding dim ``e`` uses the first ``e`` features of every embedding, norm and
     projection, the first ``depth`` layers (deeper ones are skipped), and in layer ``i`` the
-    first ``heads`` attention heads and ``round(e * mlp_ratio)`` MLP hidden units.
+    first ``heads`` attention heads and ``round(e * mlp_ratio)`` MLP hidden units. ``validate`` is
+    the space's ``SearchSpace.validate``, which ``subnet`` checks an architecture with.
 
     Example:
         >>> from search_spaces.elastic_vit import ElasticViTSearchSpace
@@ -54,9 +57,10 @@ class ElasticViTSupernet(Supernet):
 
     kind = "entangled"
 
-    def __init__(self, config: ElasticViTConfig):
+    def __init__(self, config: ElasticViTConfig, validate: Callable[[Architecture], Architecture]):
         super().__init__()
         self.config = config
+        self._validate = validate
         e = config.max_embed
         self.patch_embed = ElasticConv2d(config.in_channels, e, (config.patch_size,), config.patch_size, padding=0,
                                          bias=True)
@@ -82,9 +86,7 @@ class ElasticViTSupernet(Supernet):
 
     @torch.no_grad()
     def subnet(self, arch: Architecture) -> ViT:
-        from search_spaces.elastic_vit.space import ElasticViTSearchSpace
-
-        child = plan(self.config, ElasticViTSearchSpace.from_config(self.config).validate(arch))
+        child = plan(self.config, self._validate(arch))
         e = child.embed_dim
         blocks = [self.blocks[layer.index].export(e, layer) for layer in child.layers]
         net = ViT(self.patch_embed.export(self.config.in_channels, e), self.cls_token[..., :e].clone(),

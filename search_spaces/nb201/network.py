@@ -12,7 +12,8 @@ from torch import nn
 from nas.architecture import Architecture, Option
 from nas.errors import ConfigError
 from search_spaces.nb201.architecture import EDGE_NAMES, EDGES
-from search_spaces.nb201.ops import OPS, ReLUConvBN, make_op, zeros_like_node
+from search_spaces.nb201.liveness import live_edges
+from search_spaces.nb201.ops import OPS, ReLUConvBN, drop_path, make_op, zeros_like_node
 from supernets.base import Supernet
 from supernets.choice import ChoiceOp
 
@@ -73,12 +74,18 @@ class LightReduction(nn.Sequential):
 
 
 class Cell(nn.Module):
-    """A standalone cell: one module per edge that carries an op; ``none`` edges are left out."""
+    """A standalone cell: one module per edge that carries an op; ``none`` edges are left out.
 
-    def __init__(self, arch: Architecture, channels: int):
+    ``bn_affine`` / ``bn_track_running_stats`` set the BatchNorm of its convolutions (a supernet's
+    ``subnet()`` passes its own; standalone networks keep the defaults).
+    """
+
+    def __init__(self, arch: Architecture, channels: int, bn_affine: bool = True,
+                 bn_track_running_stats: bool = True):
         super().__init__()
         self.edges = nn.ModuleDict(
-            {name: make_op(str(arch[name]), channels) for name in EDGE_NAMES if arch[name] != "none"}
+            {name: make_op(str(arch[name]), channels, bn_affine, bn_track_running_stats)
+             for name in EDGE_NAMES if arch[name] != "none"}
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -95,17 +102,27 @@ class Cell(nn.Module):
 
 
 class SearchCell(nn.Module):
-    """A supernet cell: a ChoiceOp over the four non-``none`` ops on every edge."""
+    """A supernet cell: a ChoiceOp over the four non-``none`` ops on every edge.
 
-    def __init__(self, channels: int):
+    In training mode, with ``drop_path`` > 0, the output of each live edge (``liveness.live_edges``) is
+    dropped per example with that probability and the kept ones scaled by 1/(1 - p) (``ops.drop_path``);
+    in eval mode nothing is dropped. ``bn_affine`` / ``bn_track_running_stats`` set the BatchNorm of the
+    convolutions.
+    """
+
+    def __init__(self, channels: int, drop_path: float = 0.0, bn_affine: bool = True,
+                 bn_track_running_stats: bool = True):
         super().__init__()
+        self.drop_path = float(drop_path)
         self.edges = nn.ModuleDict(
-            {name: ChoiceOp({op: make_op(op, channels) for op in OPS if op != "none"}) for name in EDGE_NAMES}
+            {name: ChoiceOp({op: make_op(op, channels, bn_affine, bn_track_running_stats)
+                             for op in OPS if op != "none"}) for name in EDGE_NAMES}
         )
 
     def forward(self, x: torch.Tensor, arch: Architecture) -> torch.Tensor:
         nodes = [x]
         edge_index = 0
+        dropped = live_edges(arch) if self.training and self.drop_path > 0 else frozenset()
         for to in (1, 2, 3):
             total = None
             for src in range(to):
@@ -114,6 +131,8 @@ class SearchCell(nn.Module):
                 op = arch[name]
                 if op != "none":
                     out = self.edges[name].op(op)(nodes[src])
+                    if name in dropped:
+                        out = drop_path(out, self.drop_path)
                     total = out if total is None else total + out
             nodes.append(zeros_like_node(x) if total is None else total)
         return nodes[3]
@@ -161,8 +180,9 @@ class NB201Network(_Skeleton):
         torch.Size([2, 10])
     """
 
-    def __init__(self, config: NB201Config, arch: Architecture):
-        super().__init__(config, lambda channels: Cell(arch, channels))
+    def __init__(self, config: NB201Config, arch: Architecture, bn_affine: bool = True,
+                 bn_track_running_stats: bool = True):
+        super().__init__(config, lambda channels: Cell(arch, channels, bn_affine, bn_track_running_stats))
         self.arch = arch
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -183,12 +203,26 @@ class NB201Supernet(_Skeleton, Supernet):
         >>> x = torch.randn(2, 1, 16, 16)
         >>> torch.equal(supernet(x, arch), supernet.subnet(arch).eval()(x))
         True
+
+    Training heuristics (the standalone networks of ``NB201SearchSpace.build_model`` never change):
+    ``drop_path`` is the probability that a live edge's output is dropped, per example, in training
+    mode (``SearchCell``); ``bn_affine=False`` / ``bn_track_running_stats=False`` build the BatchNorm of
+    every op of every cell (the shared, per-option modules; stem, reductions and head keep theirs)
+    without affine parameters / without running statistics, as NAS-Bench-201's own search code does.
+    Without running statistics those layers always normalise with the batch's statistics, so the
+    evaluator must score with ``bn_policy="batch_stats"``. ``subnet()`` builds the same BatchNorm and
+    never drops paths.
     """
 
     kind = "shared"
 
-    def __init__(self, config: NB201Config):
-        super().__init__(config, SearchCell)
+    def __init__(self, config: NB201Config, drop_path: float = 0.0, bn_affine: bool = True,
+                 bn_track_running_stats: bool = True):
+        if not 0.0 <= float(drop_path) < 1.0:
+            raise ConfigError(f"NAS-Bench-201 supernet drop_path must be in [0, 1), got {drop_path}")
+        super().__init__(config, lambda channels: SearchCell(channels, drop_path, bn_affine, bn_track_running_stats))
+        self.drop_path = float(drop_path)
+        self.bn_affine, self.bn_track_running_stats = bool(bn_affine), bool(bn_track_running_stats)
 
     def forward(self, x: torch.Tensor, arch: Architecture) -> torch.Tensor:
         x = self.stem(x)
@@ -197,7 +231,7 @@ class NB201Supernet(_Skeleton, Supernet):
         return self._head(x)
 
     def subnet(self, arch: Architecture) -> NB201Network:
-        net = NB201Network(self.config, arch)
+        net = NB201Network(self.config, arch, self.bn_affine, self.bn_track_running_stats)
         state = {}
         for key, value in self.state_dict().items():
             parts = key.split(".")

@@ -6,8 +6,11 @@ import dataclasses
 from typing import ClassVar
 
 from nas.architecture import Architecture
+from nas.errors import ConfigError
 from nas.search_space import SearchSpace
 from search_spaces.nb201.architecture import EDGE_NAMES, NB201Architecture
+from search_spaces.nb201.canonical import canonical_form
+from search_spaces.nb201.liveness import live_edges, without_dead_edges
 from search_spaces.nb201.network import NB201Config, NB201Network, NB201Supernet, Reduction
 from search_spaces.nb201.ops import OPS, op_macs, op_params
 
@@ -17,6 +20,10 @@ class NB201SearchSpace(SearchSpace):
 
     Defaults are NAS-Bench-201's own (C=16, N=5, residual reduction, 3x32x32 input).
     FMNIST-201 is ``NB201SearchSpace(C=8, N=1, in_channels=1, input_size=16, reduction="light")``.
+
+    ``drop_path``, ``bn_affine`` and ``bn_track_running_stats`` are supernet training heuristics
+    (``NB201Supernet``): they change only ``build_supernet()``, never the standalone networks of
+    ``build_model`` nor ``spec()`` (so ground-truth recipes keep their fingerprints).
 
     Example:
         >>> space = NB201SearchSpace(C=8, N=1, in_channels=1, input_size=16, reduction="light")
@@ -37,8 +44,16 @@ class NB201SearchSpace(SearchSpace):
         num_classes: int = 10,
         input_size: int = 32,
         reduction: Reduction = "residual",
+        drop_path: float = 0.0,
+        bn_affine: bool = True,
+        bn_track_running_stats: bool = True,
     ):
         self.config = NB201Config(C, N, in_channels, num_classes, input_size, reduction)
+        if not 0.0 <= float(drop_path) < 1.0:
+            raise ConfigError(f"search_space.drop_path must be in [0, 1), got {drop_path}: the probability that a "
+                              "live edge's output is dropped during supernet training")
+        self.drop_path = float(drop_path)
+        self.bn_affine, self.bn_track_running_stats = bool(bn_affine), bool(bn_track_running_stats)
         self._decisions = {name: OPS for name in EDGE_NAMES}
 
     def spec(self) -> dict:
@@ -57,7 +72,7 @@ class NB201SearchSpace(SearchSpace):
         return self.make({name: "skip_connect" for name in EDGE_NAMES})
 
     def build_supernet(self) -> NB201Supernet:
-        return NB201Supernet(self.config)
+        return NB201Supernet(self.config, self.drop_path, self.bn_affine, self.bn_track_running_stats)
 
     def build_model(self, arch: Architecture) -> NB201Network:
         return NB201Network(self.config, self.validate(arch))
@@ -92,3 +107,15 @@ class NB201SearchSpace(SearchSpace):
                     total += size * size * c_in * channels
             total += cfg.N * sum(op_macs(str(arch[e]), channels, size, size) for e in EDGE_NAMES)
         return total + cfg.C * 4 * cfg.num_classes
+
+    def live_decisions(self, arch: Architecture) -> frozenset[str]:
+        """Edges on a path from cell node 0 to node 3 through non-``none`` edges (see ``liveness.live_edges``)."""
+        return live_edges(self.validate(arch))
+
+    def effective_cost(self, arch: Architecture) -> dict[str, int]:
+        """Params and FLOPs with dead edges priced as ``none``; a cell with no live path costs only the skeleton."""
+        return self.cost(self.make(without_dead_edges(self.validate(arch))))
+
+    def canonical(self, arch: Architecture) -> str:
+        """The computation the cell performs (``canonical.canonical_form``): 5,772 forms of connected cells."""
+        return canonical_form(self.validate(arch))

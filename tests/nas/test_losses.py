@@ -1,4 +1,5 @@
-"""Distillation losses: formulas on hand-made distributions, KL limits, AlphaNet's clipped gradient."""
+"""Losses: formulas on hand-made distributions, KL limits, AlphaNet's clipped gradient, and the loss objects
+(cross-entropy with label smoothing and weights, KL, adaptive alpha-divergence) on hand values."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nas.losses import adaptive_alpha_divergence, alpha_divergence, kl_distillation
+from nas.errors import ConfigError
+from nas.losses import (
+    AdaptiveAlphaDivergence,
+    CrossEntropy,
+    KLDistillation,
+    adaptive_alpha_divergence,
+    alpha_divergence,
+    kl_distillation,
+)
 
 # Two hand-made examples: teacher p and student q over 3 classes; logits are their logs.
 P = np.array([[0.7, 0.2, 0.1], [0.25, 0.25, 0.5]])
@@ -146,3 +155,44 @@ def test_float32_logits_and_bad_arguments():
     with pytest.raises(ValueError, match="reduction"):
         alpha_divergence(s, t, 0.5, reduction="sum")
     assert F.cross_entropy(s, t.softmax(1)) > 0  # (unrelated sanity: soft targets are valid inputs)
+
+
+
+# -- loss objects -----------------------------------------------------------------------------------
+def test_cross_entropy_equals_minus_log_probability_of_the_label():
+    labels = torch.tensor([0, 2])
+    value = CrossEntropy()(logits(P), labels)
+    assert float(value) == pytest.approx(-(math.log(0.7) + math.log(0.5)) / 2, rel=1e-12)
+    weighted = CrossEntropy()(logits(P), labels, weights=torch.tensor([3.0, 1.0], dtype=torch.float64))
+    assert float(weighted) == pytest.approx(-(3 * math.log(0.7) + math.log(0.5)) / 2, rel=1e-12)
+
+
+def test_label_smoothing_mixes_the_uniform_distribution_into_the_target():
+    eps, labels = 0.3, torch.tensor([0, 2])
+    target = np.full((2, 3), eps / 3) + (1 - eps) * np.eye(3)[[0, 2]]
+    expected = -(target * np.log(P)).sum(axis=1).mean()
+    assert float(CrossEntropy(label_smoothing=eps)(logits(P), labels)) == pytest.approx(expected, rel=1e-12)
+    assert float(CrossEntropy(label_smoothing=0.0)(logits(P), labels)) == float(F.cross_entropy(logits(P), labels))
+    with pytest.raises(ConfigError, match=r"label_smoothing must be in \[0, 1\), got 1.0"):
+        CrossEntropy(label_smoothing=1.0)
+
+
+def test_distillation_objects_equal_their_functions_on_hand_values():
+    assert float(KLDistillation()(logits(Q), logits(P))) == pytest.approx(kl(P, Q).mean(), rel=1e-12)
+    p = np.array([[0.7, 0.2, 0.1], [0.25, 0.25, 0.5], [0.01, 0.01, 0.98], [0.98, 0.01, 0.01]])
+    q = np.array([[0.5, 0.3, 0.2], [0.6, 0.3, 0.1], [0.9, 0.05, 0.05], [0.2, 0.4, 0.4]])
+    student = logits(q, requires_grad=True)
+    loss = AdaptiveAlphaDivergence(alpha_min=-1.0, alpha_max=1.0, beta=5.0)(student, logits(p))
+    loss.backward()
+    value, grad, _ = expected_adaptive(p, q)
+    assert float(loss.detach()) == pytest.approx(value, rel=1e-12)
+    np.testing.assert_allclose(student.grad.numpy(), grad, rtol=1e-10, atol=1e-14)
+
+
+def test_adaptive_alpha_divergence_options_are_checked():
+    with pytest.raises(ConfigError, match=r"alpha_min \(1.0\) must not exceed alpha_max \(-1.0\)"):
+        AdaptiveAlphaDivergence(alpha_min=1.0, alpha_max=-1.0)
+    with pytest.raises(ConfigError, match="beta"):
+        AdaptiveAlphaDivergence(beta=0.0)
+    expected = "AdaptiveAlphaDivergence(alpha_min=-0.5, alpha_max=0.8, beta=3.0)"
+    assert repr(AdaptiveAlphaDivergence(-0.5, 0.8, 3.0)) == expected

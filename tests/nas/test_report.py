@@ -8,15 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from nas.report import (
-    format_table,
-    plot_accuracy_vs_cost,
-    plot_against_truth,
-    read_ranking,
-    write_ranking,
-    write_text_atomic,
-)
-from nas.searchers import Trial
+from nas import plots
+from nas.atomic import write_text_atomic
+from nas.report import format_table
+from nas.run_folder import RunFolder
+from nas.searchers import Trial, pareto_front
 from search_spaces.nb201 import NB201SearchSpace
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -40,11 +36,13 @@ def trials(space) -> list[Trial]:
 
 
 def test_write_ranking_csv_and_json_agree_and_are_sorted(trials, tmp_path):
-    csv_path, json_path = write_ranking(trials, tmp_path / "out")
+    folder = RunFolder(tmp_path / "out")
+    folder.write_ranking(trials, "supernet_accuracy")
+    csv_path, json_path = folder.ranked_children_csv, folder.ranked_children
     assert csv_path == tmp_path / "out" / "ranked_children.csv"
     assert json_path == tmp_path / "out" / "ranked_children.json"
-    rows = read_ranking(json_path)
-    assert rows == json.loads(json_path.read_text())
+    rows = json.loads(json_path.read_text())
+    assert [r.arch for r in folder.read_ranking()] == [r["arch"] for r in rows]
     assert [r["rank"] for r in rows] == list(range(1, 16))
     expected = sorted(trials, key=lambda t: -t.score)
     assert [r["arch"] for r in rows] == [str(t.arch) for t in expected]
@@ -53,30 +51,31 @@ def test_write_ranking_csv_and_json_agree_and_are_sorted(trials, tmp_path):
     assert scores == sorted(scores, reverse=True)
     assert [r["params"] for r in rows] == [t.cost["params"] for t in expected]
     assert [r["flops"] for r in rows] == [t.cost["flops"] for t in expected]
-    assert list(rows[0]) == ["rank", "arch", "supernet_accuracy", "params", "flops"]
+    assert list(rows[0]) == ["rank", "arch", "supernet_accuracy", "params", "flops", "score_key"]
+    assert {r["score_key"] for r in rows} == {"supernet_accuracy"}
 
     with csv_path.open(newline="") as handle:
         table = list(csv.DictReader(handle))
     assert len(table) == 15
-    assert list(table[0]) == list(rows[0])
+    assert list(table[0]) == list(rows[0])[:-1]  # the CSV names the score by its column
     for line, row in zip(table, rows):
-        assert line == {key: str(value) for key, value in row.items()}
+        assert line == {key: str(value) for key, value in row.items() if key != "score_key"}
     assert not list((tmp_path / "out").glob(".*.tmp"))
 
 
-def test_write_ranking_custom_stem_and_empty(trials, tmp_path):
-    csv_path, json_path = write_ranking(trials[:2], tmp_path, stem="top")
-    assert csv_path.name == "top.csv" and json_path.name == "top.json"
-    assert len(read_ranking(json_path)) == 2
-    csv_path, json_path = write_ranking([], tmp_path, stem="none")
-    assert read_ranking(json_path) == []
-    assert csv_path.read_text().strip() == "rank,arch"
+def test_write_ranking_empty(trials, tmp_path):
+    folder = RunFolder(tmp_path)
+    assert len(folder.write_ranking(trials[:2], "supernet_accuracy")) == 2
+    folder.write_ranking([], "supernet_accuracy")
+    assert folder.read_ranking() == []
+    assert folder.ranked_children_csv.read_text().strip() == "rank,arch"
 
 
 def test_write_ranking_overwrites(trials, tmp_path):
-    write_ranking(trials, tmp_path)
-    write_ranking(trials[:3], tmp_path)
-    assert len(read_ranking(tmp_path / "ranked_children.json")) == 3
+    folder = RunFolder(tmp_path)
+    folder.write_ranking(trials, "supernet_accuracy")
+    folder.write_ranking(trials[:3], "supernet_accuracy")
+    assert len(folder.read_ranking()) == 3
     assert len((tmp_path / "ranked_children.csv").read_text().splitlines()) == 4
 
 
@@ -106,7 +105,7 @@ def assert_png(path) -> None:
 
 @pytest.mark.parametrize("cost", ["params", "flops"])
 def test_plot_accuracy_vs_cost_writes_a_png(trials, tmp_path, cost):
-    path = plot_accuracy_vs_cost(trials, tmp_path / f"acc_{cost}.png", cost, title="test")
+    path = plots.accuracy_vs_cost(trials, pareto_front(trials, cost), tmp_path / f"acc_{cost}.png", cost, title="test")
     assert path == tmp_path / f"acc_{cost}.png"
     assert_png(path)
 
@@ -115,7 +114,7 @@ def test_plot_against_truth_writes_a_png(tmp_path):
     rng = np.random.default_rng(1)
     truth = rng.uniform(50, 95, 40).tolist()
     predicted = [t + rng.normal(0, 3) for t in truth]
-    path = plot_against_truth(predicted, truth, tmp_path / "truth.png", "Kendall tau 0.5")
+    path = plots.against_truth(predicted, truth, tmp_path / "truth.png", "Kendall tau 0.5")
     assert path == tmp_path / "truth.png"
     assert_png(path)
 

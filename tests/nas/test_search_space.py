@@ -69,13 +69,6 @@ def test_enumerate_yields_every_architecture_once(space):
     assert archs[-1] == Architecture({"width": 16, "act": "tanh", "kernel": 7, "fixed": "only"})
 
 
-def test_index_of_matches_enumeration_order(space):
-    shape = tuple(len(o) for o in space.decisions.values())
-    for i, arch in enumerate(space.enumerate()):
-        assert space.index_of(arch) == tuple(int(k) for k in np.unravel_index(i, shape))
-    assert space.index_of(Architecture({"width": 16, "act": "tanh", "kernel": 3, "fixed": "only"})) == (2, 1, 1, 0)
-
-
 def test_sample_is_uniform_per_decision(space):
     rng = np.random.default_rng(1234)
     n = 10_000

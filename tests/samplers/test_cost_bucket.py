@@ -3,7 +3,7 @@ import pytest
 from scipy.stats import chisquare
 
 from nas.errors import ConfigError
-from samplers.path.flops_aware import CostBucketPathSampler
+from samplers import CostBucketPathSampler
 from search_spaces.nb201 import NB201SearchSpace
 
 SPACE = NB201SearchSpace(C=8, N=1, in_channels=1, input_size=16, reduction="light")
@@ -36,7 +36,7 @@ def test_bucket_frequencies_follow_bucket_probs_and_children_are_uniform_inside(
 
 
 def test_large_spaces_use_estimated_edges(monkeypatch):
-    import samplers.path.flops_aware as module
+    import samplers.path.cost_bucket as module
 
     monkeypatch.setattr(module, "ENUMERATE_LIMIT", 10)
     sampler = CostBucketPathSampler(SPACE, seed=0, num_buckets=3, pool_size=3000)

@@ -10,7 +10,8 @@ import pytest
 
 from nas.errors import ConfigError
 from nas.search_space import SearchSpace
-from samplers import PathFeedback, PathSampler, SandwichPathSampler, UniformPathSampler
+from nas.training import StepFeedback, TrainingBudget
+from samplers import PathSampler, SandwichPathSampler, UniformPathSampler
 from search_spaces.elastic_conv import ElasticConvSearchSpace
 from search_spaces.elastic_vit import ElasticViTSearchSpace
 from search_spaces.nb201 import NB201SearchSpace
@@ -37,7 +38,9 @@ def random_draws(space) -> list:
 def test_teacher_flag_and_base_defaults(space):
     assert SandwichPathSampler.teacher_first is True
     assert PathSampler.teacher_first is False and UniformPathSampler.teacher_first is False
-    UniformPathSampler(space).set_total_steps(10)  # the base's no-op
+    uniform = UniformPathSampler(space)
+    uniform.set_budget(TrainingBudget(10, 5))  # the base keeps the budget; uniform draws ignore it
+    assert uniform.budget.total_steps == 10 and uniform.sample(3) == UniformPathSampler(space).sample(3)
 
 
 @pytest.mark.parametrize("num_random", [0, 1, 3])
@@ -78,15 +81,15 @@ def test_pure_function_of_seed_and_step(space):
     assert {s: b.sample(s) for s in reversed(range(30))} == forward
     other = SandwichPathSampler(space, seed=8)
     assert sum(other.sample(s)[2:] != forward[s][2:] for s in range(30)) >= 29
-    a.observe(PathFeedback(5, forward[5], [1.0] * 4))
+    a.observe(StepFeedback(5, forward[5], losses=[1.0] * 4))
     assert a.sample(5) == forward[5]
 
 
 def test_delayed_shrinking_trains_only_the_largest_first(space):
     sampler = SandwichPathSampler(space, seed=0, num_random=2, delay_fraction=0.25)
-    with pytest.raises(ConfigError, match=r"delay_fraction=0.25 needs the training budget: call set_total_steps"):
+    with pytest.raises(ConfigError, match=r"delay_fraction=0.25 needs the training budget: call set_budget"):
         sampler.sample(0)
-    sampler.set_total_steps(101)
+    sampler.set_budget(TrainingBudget(101, 10))
     assert sampler.delay_steps == 26
     assert all(sampler.sample(s) == [space.largest()] for s in range(26))
     assert len(sampler.sample(26)) == 4 and sampler.sample(26)[1] == space.smallest()
@@ -99,8 +102,8 @@ def test_trainer_tells_the_sampler_its_budget(tmp_path, space):
     import torch
 
     from nas.data import synthetic
-    from nas.trainer import Trainer
     from samplers import UniformDataSampler
+    from tests.nas.training.helpers import one_shot_trainer
 
     data = synthetic(train_size=64, image_size=8)
     tiny = ElasticViTSearchSpace(in_channels=1, num_classes=4, input_size=8, embed_dims=(8,), depths=(1, 2),
@@ -109,11 +112,11 @@ def test_trainer_tells_the_sampler_its_budget(tmp_path, space):
     seen = []
     original = sampler.sample
     sampler.sample = lambda step: seen.append(original(step)) or seen[-1]
-    trainer = Trainer(tiny.build_supernet(), data.train, sampler, UniformDataSampler(len(data.train)),
-                      functools.partial(torch.optim.SGD, lr=0.1), output_dir=tmp_path, epochs=2, batch_size=16,
-                      progress=False, tensorboard=False, checkpoint_every=0)
+    trainer = one_shot_trainer(tiny.build_supernet(), data.train, sampler, UniformDataSampler(len(data.train)),
+                               tmp_path, optimizer=functools.partial(torch.optim.SGD, lr=0.1), epochs=3,
+                               max_steps=8, batch_size=16, progress=False, tensorboard=False, checkpoint_every=0)
     trainer.fit()
-    assert sampler.total_steps == trainer.total_steps == 8
+    assert sampler.budget == trainer.budget == TrainingBudget(total_steps=8, steps_per_epoch=4)  # max_steps counts
     assert [len(children) for children in seen] == [1, 1, 1, 1, 3, 3, 3, 3]
 
 

@@ -21,7 +21,7 @@ def test_is_a_torch_sampler():
     sampler = UniformDataSampler(10)
     assert isinstance(sampler, DataSampler)
     assert isinstance(sampler, Sampler)
-    assert sampler.needs_scores is False
+    assert sampler.needs == frozenset() and sampler.budget is None  # no feedback wanted, no schedule
     assert len(sampler) == 10
 
 

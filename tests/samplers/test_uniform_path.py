@@ -10,7 +10,8 @@ import pytest
 from scipy import stats
 
 from nas.errors import ConfigError
-from samplers import PathFeedback, PathSampler, UniformPathSampler
+from nas.training import StepFeedback
+from samplers import PathSampler, UniformPathSampler
 from search_spaces.nb201 import EDGE_NAMES, OPS, NB201Architecture, NB201SearchSpace
 
 DRAWS = 12_000
@@ -113,7 +114,7 @@ def test_matches_the_documented_rng(space):
 def test_observe_does_not_change_draws(space):
     sampler = UniformPathSampler(space, seed=2)
     before = sampler.sample(9)
-    sampler.observe(PathFeedback(step=9, archs=before, losses=[123.0]))
+    sampler.observe(StepFeedback(step=9, archs=before, losses=[123.0]))
     assert sampler.sample(9) == before
 
 

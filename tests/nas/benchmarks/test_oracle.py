@@ -1,102 +1,23 @@
-"""Oracles: the shipped NAS-Bench-201 table against the reference CSV, and TableOracle over records files."""
+"""Oracles: TableOracle over records files, and build_oracle, the one way every command builds an oracle."""
 
 from __future__ import annotations
 
-import random
-import time
+from pathlib import Path
 
 import pytest
-import torch  # noqa: F401  (the load-time bound is measured with torch already imported)
+from omegaconf import OmegaConf
 
-from nas.architecture import Architecture
-from nas.benchmarks.oracle import NB201_DATASETS, NB201Oracle, Oracle, TableOracle, _nb201_table
+from nas.benchmarks import build_oracle
+from nas.benchmarks.oracle import Oracle, TableOracle
 from nas.benchmarks.records import RecordsError, load_records, write_records
+from nas.cli.common import CONF_DIR
 from nas.errors import ConfigError, InvalidArchitectureError, NASError
-from nas.searchers import RandomSearch
-from search_spaces.nb201 import NB201Architecture, NB201SearchSpace
+from search_spaces.nb201 import NB201SearchSpace
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 CELL_A = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|none~0|skip_connect~1|avg_pool_3x3~2|"
 CELL_B = "|nor_conv_3x3~0|+|skip_connect~0|avg_pool_3x3~1|+|skip_connect~0|skip_connect~1|nor_conv_3x3~2|"
 CELL_C = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
-
-
-# -- NAS-Bench-201 ------------------------------------------------------------------------------------------
-def test_best_cifar10_cell_is_94_37():
-    oracle = NB201Oracle("cifar10")
-    assert isinstance(oracle, Oracle)
-    assert round(oracle(BEST), 2) == 94.37
-    assert round(oracle(NB201Architecture.from_string(BEST)), 2) == 94.37
-
-
-def test_best_cell_metrics_include_analytic_costs():
-    oracle = NB201Oracle("cifar10")
-    metrics = oracle.query(BEST)
-    space = NB201SearchSpace()
-    arch = space.parse(BEST)
-    assert metrics == {"accuracy": pytest.approx(94.3733, abs=1e-4),
-                       "params": float(space.params(arch)), "flops": float(space.flops(arch))}
-
-
-@pytest.mark.parametrize("dataset", list(NB201_DATASETS))
-def test_agrees_with_the_reference_csv_on_200_random_rows(nb201_rows, dataset):
-    assert len(nb201_rows) == 15_625
-    oracle = NB201Oracle(dataset)
-    column = NB201_DATASETS[dataset]
-    for row in random.Random(201).sample(nb201_rows, 200):
-        assert oracle(row["ArchitectureString"]) == pytest.approx(float(row[column]), abs=1e-9), row
-
-
-@pytest.mark.parametrize("dataset, best", [("cifar10", 94.3733), ("cifar100", 73.5133), ("ImageNet16-120", 47.3111)])
-def test_table_maxima_are_the_published_optima(dataset, best):
-    table = _nb201_table()
-    column = list(NB201_DATASETS).index(dataset)
-    assert max(row[column] for row in table.values()) == pytest.approx(best, abs=1e-4)
-
-
-def test_covers_every_cell():
-    oracle = NB201Oracle("cifar100")
-    archs = oracle.architectures()
-    assert len(oracle) == len(archs) == 15_625
-    assert set(archs) == set(NB201SearchSpace().enumerate())
-
-
-def test_table_loads_in_under_a_second():
-    _nb201_table.cache_clear()
-    started = time.perf_counter()
-    table = _nb201_table()
-    seconds = time.perf_counter() - started
-    assert len(table) == 15_625
-    assert seconds < 1.0, f"loading the NAS-Bench-201 table took {seconds:.2f} s"
-    assert _nb201_table() is table  # cached
-
-
-def test_oracle_is_a_searcher_objective():
-    oracle = NB201Oracle("cifar10")
-    history = RandomSearch(NB201SearchSpace(), seed=0).search(oracle, budget=20)
-    assert [t.score for t in history.trials] == [oracle(t.arch) for t in history.trials]
-
-
-@pytest.mark.parametrize("dataset", ["cifar-10", "imagenet", "CIFAR10", ""])
-def test_unknown_dataset_raises_config_error(dataset):
-    with pytest.raises(ConfigError, match=f"NAS-Bench-201 has no dataset {dataset!r}.*cifar10.*ImageNet16-120"):
-        NB201Oracle(dataset)
-
-
-@pytest.mark.parametrize("text", [
-    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|",                       # two nodes
-    "|conv_5x5~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|",  # bad op
-    "|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|",  # bad index
-    "not a cell",
-])
-def test_malformed_arch_raises_invalid_architecture_error(text):
-    with pytest.raises(InvalidArchitectureError, match="NAS-Bench-201 cell string"):
-        NB201Oracle("cifar10")(text)
-
-
-def test_arch_of_another_space_raises_invalid_architecture_error():
-    with pytest.raises(InvalidArchitectureError, match="missing decisions"):
-        NB201Oracle("cifar10").query(Architecture({"width": 4}))
 
 
 # -- TableOracle over a records file ---------------------------------------------------------------------------
@@ -253,19 +174,6 @@ def test_shipped_fmnist201_table_loads_by_name(fmnist_space):
         assert metrics["accuracy"] == pytest.approx(sum(seeds) / len(seeds))
 
 
-def test_shipped_nb201_table_is_byte_identical_to_the_reference_csv():
-    """PROVENANCE.md's sha256 of nb201_test_acc_200ep.csv: the shipped copy is that file, unaltered."""
-    import gzip
-    import hashlib
-
-    from nas.benchmarks.oracle import DATA_DIR
-
-    raw = gzip.decompress((DATA_DIR / "nb201_test_acc_200ep.csv.gz").read_bytes())
-    assert hashlib.sha256(raw).hexdigest() == "cb5d777ec3368be83c8f9b3aa4d520696051cb0eb8d94b8f85b519f9ea4afa3e"
-    assert "cb5d777ec3368be83c8f9b3aa4d520696051cb0eb8d94b8f85b519f9ea4afa3e" in (
-        DATA_DIR / "NB201_PROVENANCE.md").read_text()
-
-
 def test_a_table_of_another_search_space_is_a_clear_error(tmp_path):
     from search_spaces.elastic_conv import ElasticConvSearchSpace
 
@@ -273,3 +181,66 @@ def test_a_table_of_another_search_space_is_a_clear_error(tmp_path):
                                            "seconds": 1.0, "recipe": "r"} for s in (0, 1)])
     with pytest.raises(RecordsError, match="not of search space 'elastic_conv'.*benchmark=none"):
         TableOracle(tmp_path / "gt.jsonl", ElasticConvSearchSpace(in_channels=1, input_size=16))
+
+
+# -- build_oracle: one function, one calling convention -----------------------------------------------------
+def benchmark_config(name: str):
+    return OmegaConf.load(Path(CONF_DIR) / "benchmark" / f"{name}.yaml")
+
+
+def test_build_oracle_builds_a_table_over_the_given_space(records_file, space):
+    oracle = build_oracle(OmegaConf.create({"oracle": {"_target_": "nas.benchmarks.TableOracle",
+                                                       "records": str(records_file)}}), space)
+    assert isinstance(oracle, TableOracle) and oracle.space is space
+    assert oracle(CELL_A) == pytest.approx(81.5)
+    assert oracle.on_own_space() is oracle  # a table built by `nas bench build` measured the space it is given
+
+
+def test_build_oracle_of_the_shipped_fmnist201_config(fmnist_space):
+    oracle = build_oracle(benchmark_config("fmnist201"), fmnist_space)
+    assert isinstance(oracle, TableOracle) and oracle.path.name == "fmnist201.jsonl" and oracle.space is fmnist_space
+    assert oracle.architectures()[0] in set(fmnist_space.enumerate())
+
+
+@pytest.mark.parametrize("node", [None, OmegaConf.create({"oracle": None}), {}])
+def test_build_oracle_without_ground_truth_is_none(node, space):
+    assert build_oracle(node, space) is None
+
+
+def test_build_oracle_of_benchmark_none_is_none(space):
+    assert build_oracle(benchmark_config("none"), space) is None
+
+
+def test_build_oracle_refuses_what_is_not_an_oracle(space):
+    with pytest.raises(ConfigError, match=r"benchmark.oracle built a dict, not an Oracle: point its _target_ at"):
+        build_oracle({"oracle": {"_target_": "builtins.dict"}}, space)
+
+
+def test_build_oracle_fails_early_on_a_table_of_another_space(tmp_path):
+    from search_spaces.elastic_conv import ElasticConvSearchSpace
+
+    with pytest.raises(RecordsError, match="not of search space 'elastic_conv'"):
+        build_oracle(benchmark_config("fmnist201"), ElasticConvSearchSpace(in_channels=1, input_size=16))
+
+
+def test_an_oracle_subclass_needs_query_and_architectures():
+    class Half(Oracle):
+        def query(self, arch):
+            return {"accuracy": 50.0}
+
+    with pytest.raises(TypeError, match="architectures"):
+        Half()
+
+
+def test_build_oracle_is_the_only_place_that_instantiates_an_oracle():
+    """No command builds an oracle by hand (``instantiate(cfg.benchmark.oracle, ...)``): all go through build_oracle."""
+    import ast
+
+    root = Path(__file__).resolve().parents[3]
+    by_hand = []
+    for path in sorted([*(root / "nas").rglob("*.py"), *(root / "scripts").glob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text())):
+            name = getattr(node.func, "id", getattr(node.func, "attr", None)) if isinstance(node, ast.Call) else None
+            if name == "instantiate" and node.args and "oracle" in ast.unparse(node.args[0]):
+                by_hand.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert by_hand == []

@@ -13,7 +13,11 @@ def nas(*args, cwd):
     return subprocess.run([sys.executable, "-m", "nas", *args], cwd=cwd, capture_output=True, text=True, timeout=1200)
 
 
-def build_and_rank(tmp_path, seeds: str, curve: str):
+FREE = ["params", "flops", "effective_params", "effective_flops", "synflow", "naswot", "jacob_cov", "snip",
+        "grad_norm", "fisher"]
+
+
+def build_and_rank(tmp_path, seeds: str, curve: str, *extra: str):
     gt = tmp_path / "gt.jsonl"
     built = nas("bench", "build", "dataset=synthetic", "recipe=tiny", "archs.sample=5", f"output={gt}",
                 "progress=false", cwd=tmp_path)
@@ -21,19 +25,33 @@ def build_and_rank(tmp_path, seeds: str, curve: str):
     overrides = f"run_overrides=['preset=smoke','trainer.epochs=2','benchmark.oracle.records={gt}']"
     done = nas("leaderboard", "only=[spos]", "dataset=synthetic", f"seeds={seeds}", overrides,
                f"benchmark.oracle.records={gt}",
-               f"budget_curve.epochs={curve}", "threads=1", "progress=false", cwd=tmp_path)
+               f"budget_curve.epochs={curve}", "threads=1", "progress=false", *extra, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
 
 def test_leaderboard_short(tmp_path):
-    """CI's short version: one seed, no budget curve."""
+    """CI's short version: one seed, no budget curve; the free rankers scored by `nas rank`, and combined rows."""
     done = build_and_rank(tmp_path, "[0]", "[]")
+    assert "[free rankers] nas rank dataset=synthetic search_space=fmnist201 benchmark=fmnist201" in done.stdout
     board = (tmp_path / "LEADERBOARD.md").read_text()
-    assert "| spos | 1 |" in board and "params (no training)" in board and "(ceiling)" in board
+    assert "| spos | 1 | supernet |" in board and "params (no training)" in board and "(ceiling)" in board
+    assert "| tau 95% CI | p vs spos | p > best free |" in board
+    assert "Free rows: every cell scored by `nas rank dataset=synthetic" in board
     rows = list(csv.DictReader((tmp_path / "leaderboard" / "leaderboard.csv").open()))
-    assert [r["name"] for r in rows][:2] == ["spos", "params (no training)"]
+    combined = ["spos + synflow (mean rank)", "spos + effective_params (mean rank)",
+                "spos + effective_params + synflow + naswot + jacob_cov (mean rank)"]  # k=10..50 exceed 5 cells
+    assert [r["name"] for r in rows] == ["spos", *combined, "params (no training)", "flops (no training)",
+                                         *(f"{n} (no training)" for n in FREE[2:]),
+                                         "ground truth seed0 vs seed1 (ceiling)"]
+    assert [r["kind"] for r in rows][:5] == ["supernet", "combined", "combined", "combined", "baseline"]
+    assert "| spos + effective_params + synflow + naswot + jacob_cov (mean rank) † | 1 | combined |" in board
+    assert "† The free rankers of these rows were chosen after looking at the free rows" in board
     assert -1.0 <= float(rows[0]["kendall_tau_mean"]) <= 1.0
+    assert float(rows[0]["kendall_tau_ci_low"]) <= float(rows[0]["kendall_tau_mean"]) <= \
+        float(rows[0]["kendall_tau_ci_high"])
+    assert all(float(r["free_seconds_per_child"]) > 0 for r in rows if r["kind"] in ("free", "combined"))
+    assert sorted(p.stem for p in (tmp_path / "leaderboard" / "free" / "scores").glob("*.json")) == sorted(FREE)
     assert (tmp_path / "leaderboard" / "tau.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "leaderboard" / "runs" / "spos" / "seed0.json").is_file()
     collect = ("leaderboard", "mode=collect", "only=[spos]", "dataset=synthetic", "seeds=[0]",
@@ -56,7 +74,53 @@ def test_leaderboard_short(tmp_path):
     # an archived run counts as finished: `mode=run` does not train it again
     rerun = nas(*[a for a in collect if a != "mode=collect"], cwd=tmp_path)
     assert rerun.returncode == 0 and "running seeds" not in rerun.stdout, rerun.stdout[:500]
-    assert not (tmp_path / "runs" / "leaderboard" / "spos").exists()
+    assert not (tmp_path / "runs" / "leaderboard" / "spos").exists() and "[free rankers]" not in rerun.stdout
+    # collecting only reads the free rankers' files: without them, no free or combined row, and a note
+    shutil.rmtree(tmp_path / "leaderboard" / "free")
+    bare = nas(*collect, cwd=tmp_path)
+    assert bare.returncode == 0 and not (tmp_path / "leaderboard" / "free").exists()
+    board = (tmp_path / "LEADERBOARD.md").read_text()
+    assert "synflow (no training)" not in board and "(mean rank)" not in board
+    assert "Free rankers without scores of every cell yet" in board
+
+
+def test_scoring_only_rows_rescore_the_base_checkpoints_without_training(tmp_path):
+    """`rescore: {<row>: {base, overrides}}`: the base row's checkpoints scored with other evaluator settings."""
+    from nas.pipeline import build_evaluator, load_trained_supernet, setup
+    from nas.run_folder import RunFolder
+
+    build_and_rank(tmp_path, "[0]", "[]", "free.rankers=[]", "combined.rows=[]")
+    base = RunFolder(tmp_path / "runs" / "leaderboard" / "spos" / "seed0")
+    weights = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.pt")}
+    rescore = ("++rescore={spos_bn:{base:spos,overrides:['evaluator.bn_policy=batch_stats']},"
+               "spos_same:{base:spos,overrides:['evaluator.bn_policy=recalibrate']}}")
+    args = ("leaderboard", "only=[spos_bn,spos_same]", "dataset=synthetic", "seeds=[0]", "free.rankers=[]",
+            "combined.rows=[]",
+            f"benchmark.oracle.records={tmp_path / 'gt.jsonl'}", "budget_curve.epochs=[]", "progress=false")
+    done = nas(*args, rescore, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "[spos_bn] rescoring spos's supernets of seeds [0]" in done.stdout and "running seeds" not in done.stdout
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.pt")} == weights   # nothing trained or saved
+    rescored = RunFolder(tmp_path / "runs" / "leaderboard" / "spos_bn" / "seed0")
+    assert not rescored.checkpoint.exists() and rescored.trained_config().evaluator.bn_policy == "batch_stats"
+    assert rescored.read_summary().train_seconds == base.read_summary().train_seconds
+    scores = {r.arch: r.supernet_accuracy for r in rescored.read_benchmark_scores()}
+    same = {r.arch: r.supernet_accuracy for r in
+            RunFolder(tmp_path / "runs" / "leaderboard" / "spos_same" / "seed0").read_benchmark_scores()}
+    # the override is all that differs: the base run's own evaluator settings give its own scores
+    assert same == {r.arch: r.supernet_accuracy for r in base.read_benchmark_scores()}
+    cfg = rescored.trained_config()
+    data, space = setup(cfg)
+    evaluator = build_evaluator(cfg, load_trained_supernet(base.path, space), data)
+    assert scores == {a: evaluator.score(space.parse(a)) for a in scores} and scores != same
+    board = (tmp_path / "LEADERBOARD.md").read_text()
+    assert "| spos_bn | 1 | supernet |" in board and "`spos_bn` rescores the checkpoints of `spos`" in board
+    assert (tmp_path / "leaderboard" / "runs" / "spos_bn" / "seed0.json").is_file()
+    # without the base row's checkpoint a scoring-only row cannot be made: one clear error
+    base.checkpoint.unlink()
+    refused = nas(*args, "++rescore={spos_bn2:{base:spos,overrides:['evaluator.valid_size=64']}}", "only=[spos_bn2]",
+                  cwd=tmp_path)
+    assert refused.returncode == 2 and "retrain the base row" in refused.stderr and "only=[spos]" in refused.stderr
 
 
 @pytest.mark.slow

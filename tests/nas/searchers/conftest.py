@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from nas.benchmarks.oracle import NB201_DATASETS, _nb201_table
 from nas.searchers import RandomSearch
 from search_spaces.nb201 import NB201SearchSpace
+from search_spaces.nb201.benchmark import NB201_DATASETS, _nb201_table
 from tests.nas.searchers.helpers import QUALITY_BUDGET, QUALITY_SEEDS
 
 

@@ -54,18 +54,52 @@ def test_telling_an_architecture_again_keeps_its_first_trial():
     assert len(searcher.history) == 1 and searcher.cached_score(arch) == 1.0
 
 
-def test_search_saves_its_state_after_every_trial(tmp_path):
-    space = Grid(5, 5, 5)
+def test_search_saves_its_state_at_a_cost_linear_in_the_budget(tmp_path, monkeypatch):
+    space = Grid(10, 10, 10)
     path = tmp_path / "state" / "searcher.pt"
-    saved_lengths = []
+    saved_lengths, lags = [], []
     searcher = RandomSearch(space, seed=1)
-    searcher.search(CountingObjective(lambda a: float(a["d1"])), budget=7, state_path=path,
-                    progress=lambda trial: saved_lengths.append(len(load_checkpoint(path)["history"])))
-    assert saved_lengths == [1, 2, 3, 4, 5, 6, 7]
+    save = searcher.save
+    monkeypatch.setattr(searcher, "save", lambda p: (saved_lengths.append(len(searcher.history)), save(p)))
+    searcher.search(CountingObjective(lambda a: float(a["d1"])), budget=400, state_path=path,
+                    progress=lambda trial: lags.append(trial.number + 1 - len(load_checkpoint(path)["history"])))
+    assert saved_lengths[:9] == [1, 2, 3, 4, 5, 6, 7, 8, 9]  # the first children are saved one by one
+    assert saved_lengths[-1] == 400 and len(load_checkpoint(path)["history"]) == 400  # and the last
+    assert sum(saved_lengths) <= 10 * 400  # every child written ~9 times in all, not 200 times
+    assert len(saved_lengths) < 60
+    assert all(lag <= max(0, (n + 1 - lag) // 8) for n, lag in enumerate(lags))  # at most 1/8 unsaved
     assert not [p for p in path.parent.iterdir() if p.name != "searcher.pt"]  # no temporary files left
     resumed = RandomSearch(space, seed=1)
     resumed.load(path)
     assert [t.arch for t in resumed.history.trials] == [t.arch for t in searcher.history.trials]
+
+
+class Killed(Exception):
+    """Stands for a kill in the middle of scoring a child."""
+
+
+@pytest.mark.parametrize("make", [lambda space: RandomSearch(space, seed=4),
+                                  lambda space: RegularizedEvolution(space, seed=4, population_size=8)])
+def test_a_search_killed_between_two_saves_resumes_to_the_same_history(tmp_path, make):
+    space = Grid(10, 10, 10)
+    straight = make(space).search(CountingObjective(), budget=300)
+
+    def dies_at_child_170(arch):
+        if objective.total == 170:
+            raise Killed
+        return objective(arch)
+
+    objective = CountingObjective()
+    with pytest.raises(Killed):
+        make(space).search(dies_at_child_170, budget=300, state_path=tmp_path / "s.pt")
+    saved = len(load_checkpoint(tmp_path / "s.pt")["history"])
+    assert 140 <= saved < 170  # the last save lags the kill: these children are scored again
+    resumed = make(space)
+    resumed.load(tmp_path / "s.pt")
+    again = CountingObjective()
+    history = resumed.search(again, budget=300, state_path=tmp_path / "s.pt")
+    assert again.total == 300 - saved
+    assert [(t.arch, t.score) for t in history.trials] == [(t.arch, t.score) for t in straight.trials]
 
 
 def test_state_of_another_searcher_or_other_constraints_is_refused():

@@ -86,6 +86,16 @@ def test_large_spaces_are_judged_on_a_sample(monkeypatch):
         Constraints(max_params=50).feasible_architectures(space)
 
 
+def test_a_large_space_meets_a_bound_that_only_its_smallest_child_meets(monkeypatch):
+    space = Grid(*[6] * 7)  # 279,936 architectures; costs ascend with every option
+    monkeypatch.setattr(constraints_module, "FEASIBILITY_SAMPLE", 300)
+    cheapest = space.params(space.smallest())
+    assert cheapest < min(space.params(space.sample(np.random.default_rng(0))) for _ in range(300))
+    assert Constraints(max_params=cheapest).feasible_architectures(space) is None  # not refused
+    with pytest.raises(ConfigError, match="and its smallest and largest"):
+        Constraints(max_params=cheapest - 1).feasible_architectures(space)
+
+
 def test_cost_table_is_computed_once_per_space(nb201, monkeypatch):
     archs, costs = constraints_module.cost_table(nb201)
     monkeypatch.setattr(type(nb201), "params", lambda self, arch: pytest.fail("recomputed"))

@@ -1,14 +1,11 @@
-"""pareto_front and write_pareto_front: the non-dominated trials, written as CSV, JSON and PNG."""
+"""pareto_front: the non-dominated trials (written by the run folder: tests/nas/test_run_folder.py)."""
 
 from __future__ import annotations
-
-import csv
-import json
 
 import numpy as np
 
 from nas.architecture import Architecture
-from nas.searchers import Trial, pareto_front, write_pareto_front
+from nas.searchers import Trial, pareto_front
 
 
 def trials_from(points):
@@ -38,15 +35,3 @@ def test_front_by_flops():
     trials = trials_from([(90, 10), (80, 5), (85, 20), (95, 30)])
     assert [t.number for t in pareto_front(trials, "flops")] == [1, 0, 3]
 
-
-def test_written_files(tmp_path):
-    trials = trials_from([(90, 10), (80, 5), (85, 20), (95, 30)])
-    paths = write_pareto_front(trials, tmp_path, "params", score_name="accuracy")
-    rows = json.loads(paths["json"].read_text())
-    assert [r["trial"] for r in rows] == [1, 0, 3]
-    assert rows[0] == {"arch": "i=1", "accuracy": 80.0, "params": 5, "flops": 10, "trial": 1}
-    with paths["csv"].open(newline="") as handle:
-        table = list(csv.DictReader(handle))
-    assert [r["arch"] for r in table] == ["i=1", "i=0", "i=3"]
-    assert list(table[0]) == ["arch", "accuracy", "params", "flops", "trial"]
-    assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

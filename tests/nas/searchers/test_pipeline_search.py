@@ -13,12 +13,11 @@ import optuna
 import pytest
 from hydra import compose, initialize_config_dir
 
-from nas.benchmarks import NB201Oracle
 from nas.cli.common import CONF_DIR
 from nas.errors import ConfigError
 from nas.pipeline import oracle_objective, search_stage
 from nas.searchers import OptunaSearch
-from search_spaces.nb201 import NB201SearchSpace
+from search_spaces.nb201 import NB201Oracle, NB201SearchSpace
 from tests.nas.searchers.helpers import CountingObjective
 
 

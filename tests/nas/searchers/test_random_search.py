@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 import numpy as np
@@ -176,15 +175,6 @@ def test_save_then_load_resumes(space, tmp_path):
     resumed.load_state_dict(load_checkpoint(tmp_path / "searcher.pt"))
     assert [t.arch for t in resumed.history.trials] == [t.arch for t in searcher.history.trials]
     assert resumed.ask() == searcher.ask()
-
-
-def test_history_to_json(space):
-    history = RandomSearch(space, seed=0).search(CountingObjective(), budget=3)
-    rows = json.loads(history.to_json())
-    assert [r["number"] for r in rows] == [0, 1, 2]
-    for row, trial in zip(rows, history.trials):
-        assert row == {"number": trial.number, "arch": str(trial.arch), "score": trial.score, **trial.cost}
-        assert space.parse(row["arch"]) == trial.arch
 
 
 def test_small_space_terminates_with_every_arch():

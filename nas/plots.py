@@ -1,0 +1,128 @@
+"""Every matplotlib figure the project draws (run folders, Pareto fronts, the leaderboard), on one helper.
+
+Functions take plain numbers and write one PNG; callers (the run folder, the leaderboard) decide the file.
+matplotlib is imported on first use, with the non-interactive Agg backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nas.searchers.base import Trial
+
+
+@contextmanager
+def figure(path: str | Path, figsize: tuple[float, float], dpi: int) -> Iterator[Any]:
+    """One figure with one axes: yields the axes, then lays it out, saves it to ``path`` and closes it.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "line.png"
+        >>> with figure(target, (3, 2), 50) as ax:
+        ...     _ = ax.plot([0, 1], [1, 0])
+        >>> target.read_bytes()[:4]
+        b'\\x89PNG'
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=figsize, dpi=dpi)
+    try:
+        yield ax
+        fig.tight_layout()
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+
+
+def accuracy_vs_cost(trials: Sequence[Trial], front: Sequence[Trial], path: str | Path, cost: str = "params",
+                     title: str = "") -> Path:
+    """Scatter of supernet accuracy against a cost, with the Pareto ``front`` drawn as a step line."""
+    with figure(path, (6, 4), 120) as ax:
+        ax.scatter([t.cost.get(cost, 0) for t in trials], [t.score for t in trials], s=12, alpha=0.6,
+                   label="children")
+        if front:
+            ax.step([t.cost[cost] for t in front], [t.score for t in front], where="post", color="C3",
+                    label="Pareto front")
+        ax.set_xlabel(cost)
+        ax.set_ylabel("supernet accuracy (%)")
+        ax.set_title(title or f"supernet accuracy vs {cost}")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right")
+    return Path(path)
+
+
+def against_truth(predicted: Sequence[float], truth: Sequence[float], path: str | Path, title: str) -> Path:
+    """Scatter of supernet accuracy against ground-truth accuracy."""
+    with figure(path, (5, 4), 120) as ax:
+        ax.scatter(truth, predicted, s=12, alpha=0.6)
+        ax.set_xlabel("ground-truth accuracy (%)")
+        ax.set_ylabel("supernet accuracy (%)")
+        ax.set_title(title, fontsize=9)
+        ax.grid(alpha=0.3)
+    return Path(path)
+
+
+def pareto_front(trials: Sequence[Trial], front: Sequence[Trial], path: str | Path, cost: str,
+                 score_name: str) -> Path:
+    """Every scored architecture, and its Pareto ``front`` (score against ``cost``) with markers."""
+    with figure(path, (6, 4), 120) as ax:
+        ax.scatter([t.cost[cost] for t in trials], [t.score for t in trials], s=12, alpha=0.5, label="scored")
+        ax.step([t.cost[cost] for t in front], [t.score for t in front], where="post", color="C3", marker="o",
+                markersize=4, label=f"Pareto front ({len(front)})")
+        ax.set_xlabel(cost)
+        ax.set_ylabel(score_name)
+        ax.set_title(f"{score_name} vs {cost}: {len(trials)} architectures")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right")
+    return Path(path)
+
+
+def seeds_against_truth(title: str, series: Sequence[tuple[str, Sequence[float], Sequence[float]]],
+                        path: str | Path) -> Path:
+    """One scatter per ``(label, truth, supernet accuracy)`` series (a leaderboard row's seeds)."""
+    with figure(path, (5, 4), 110) as ax:
+        for label, truth, scores in series:
+            ax.scatter(truth, scores, s=10, alpha=0.6, label=label)
+        ax.set_xlabel("ground-truth accuracy (%)")
+        ax.set_ylabel("supernet accuracy (%)")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return Path(path)
+
+
+def tau_bars(names: Sequence[str], means: Sequence[float], stds: Sequence[float], colors: Sequence[str],
+             path: str | Path) -> Path:
+    """Horizontal bars of Kendall tau (mean ± std over seeds), one per leaderboard row, first on top; the figure
+    widens with the longest label line."""
+    longest = max((len(line) for name in names for line in str(name).splitlines()), default=0)
+    with figure(path, (max(7.0, 4.5 + 0.1 * longest), 0.45 * len(names) + 1.2), 110) as ax:
+        ax.barh(names, means, xerr=stds, color=colors, capsize=3)
+        ax.invert_yaxis()
+        ax.set_xlabel("Kendall tau against ground truth (mean ± std over seeds)")
+        ax.grid(axis="x", alpha=0.3)
+    return Path(path)
+
+
+def tau_vs_epochs(epochs: Sequence[float], tau: Sequence[tuple[float, float]],
+                  tau_top10: Sequence[tuple[float, float]], baseline: float | None, path: str | Path) -> Path:
+    """Kendall tau (global and within the true top 10%) against the supernet's epochs, (mean, std) each."""
+    with figure(path, (5, 3.5), 110) as ax:
+        ax.errorbar(epochs, [m for m, _ in tau], yerr=[s for _, s in tau], marker="o", capsize=3,
+                    label="global Kendall tau")
+        ax.errorbar(epochs, [m for m, _ in tau_top10], yerr=[s for _, s in tau_top10], marker="s", capsize=3,
+                    label="tau in true top-10%")
+        if baseline is not None:
+            ax.axhline(baseline, color="C7", ls="--", label="params alone")
+        ax.set_xlabel("supernet epochs (each point its own run, cosine schedule to 0)")
+        ax.set_ylabel("Kendall tau")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return Path(path)
