@@ -300,7 +300,7 @@ SCHEMA: dict[str, Rule] = {
     "search_space.bn_track_running_stats": Bool(),
     # path samplers (samplers.path)
     "path_sampler.num_paths": Int(low=1),
-    "path_sampler.distinct": Bool(),
+    "path_sampler.distinct": Choice((True, False, "auto")),
     "path_sampler.max_none": Int(low=0, nullable=True),
     "path_sampler.num_buckets": Int(low=1),
     "path_sampler.cost": Choice(("flops", "params")),

@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORKERS=${WORKERS:-2}
+python3 -m pip install -q -c constraints.txt -e ".[joblib]"   # round 2 runs each row's seeds with Hydra's joblib launcher
 
 nas bench build workers="$WORKERS" output=nas/benchmarks/data/fmnist201.jsonl progress=false
 python scripts/ground_truth_card.py nas/benchmarks/data/fmnist201.jsonl
@@ -19,7 +20,7 @@ row() {  # row NAME: an FMNIST-201 row; row elastic:NAME: an elastic-conv row
   case "$1" in
     elastic:*) nas leaderboard board=elastic_conv "only=[${1#elastic:}]" threads=1 progress=false \
                  > "long_jobs.elastic_${1#elastic:}.log" 2>&1 ;;
-    *) nas leaderboard "only=[$1]" threads=1 progress=false > "long_jobs.$1.log" 2>&1 ;;
+    *) nas leaderboard "only=[$1]" threads=1 progress=false ${ROW_LAUNCHER:-} > "long_jobs.$1.log" 2>&1 ;;
   esac
 }
 export -f row
@@ -27,9 +28,14 @@ export -f row
 printf '%s\n' spos pada_path pada_data pada strict_fair sandwich gm2 gm4 fewshot_exhaustive \
   elastic:sandwich_kl elastic:sandwich_alpha elastic:uniform | xargs -P 2 -I{} bash -c 'row {}'
 # round 2: the supernet training and scoring heuristics study (issue "Rankings that beat the free baselines"),
-# most promising first (functionally distinct training paths gained most in a one-seed probe), then the rest
-printf '%s\n' spos_distinct spos_distinct_60ep spos_score_loss spos_label_smoothing spos_drop_path \
-  spos_bn_no_track spos_max_none2 spos_valid10k spos_snapshots spos_60ep spos_lr0.1 spos_lr0.025 spos_wd1e-4 \
-  spos_wd2e-3 spos_bn_no_affine spos_120ep cost_bucket | xargs -P 2 -I{} bash -c 'row {}'
+# most promising first (functionally distinct training paths gained most in a one-seed probe), then the rest.
+# One row at a time with its 3 seeds in parallel, so that rows finish in this order (a session may end any time);
+# a row also scores the board's scoring-only rows (`rescore`) whose base it is.
+export ROW_LAUNCHER="launcher=joblib jobs=3"
+for r in spos_distinct spos_drop_path spos_label_smoothing spos_bn_no_track spos_60ep spos_distinct_60ep \
+  spos_max_none2 spos_lr0.1 spos_lr0.025 spos_wd1e-4 spos_wd2e-3 spos_bn_no_affine spos_snapshots \
+  spos_score_loss spos_valid10k spos_120ep cost_bucket; do
+  row "$r"
+done
 nas leaderboard board=elastic_conv mode=collect progress=false
 nas leaderboard mode=collect progress=false

@@ -22,7 +22,9 @@ class UniformPathSampler(PathSampler):
     - ``distinct=True``: a functionally distinct class is drawn uniformly, then a uniform member of it.
       Classes are the architectures with equal ``space.canonical(arch)`` (on NAS-Bench-201: 5,772
       classes of the 15,625 cells); the class of children without a live input-to-output path (an
-      empty ``space.live_decisions``) never trains.
+      empty ``space.live_decisions``) never trains. ``distinct="auto"`` (`nas run`'s default,
+      ``path_sampler=distinct``) does so where the space defines canonical forms and has at most
+      ``MAX_ENUMERATED`` architectures, and is plain uniform sampling elsewhere.
     - ``max_none=k``: only children with at most ``k`` decisions set to ``"none"``, still connected
       (uniform over them; with ``distinct``, classes keep only such members).
 
@@ -39,7 +41,7 @@ class UniformPathSampler(PathSampler):
         (5772, True)
     """
 
-    def __init__(self, space: SearchSpace, seed: int = 0, num_paths: int = 1, distinct: bool = False,
+    def __init__(self, space: SearchSpace, seed: int = 0, num_paths: int = 1, distinct: bool | str = False,
                  max_none: int | None = None):
         super().__init__(space, seed)
         if num_paths < 1:
@@ -47,7 +49,11 @@ class UniformPathSampler(PathSampler):
         if max_none is not None and (isinstance(max_none, bool) or int(max_none) != max_none or max_none < 0):
             raise ConfigError(f"path_sampler.max_none must be null or an integer >= 0, got {max_none!r}")
         self.num_paths = int(num_paths)
-        self.distinct = bool(distinct)
+        if distinct == "auto":
+            distinct = has_canonical_forms(space) and space.size <= MAX_ENUMERATED
+        elif not isinstance(distinct, bool):
+            raise ConfigError(f"path_sampler.distinct must be true, false or auto, got {distinct!r}")
+        self.distinct = distinct
         self.max_none = None if max_none is None else int(max_none)
         self.classes: list[tuple[Architecture, ...]] | None = None
         """The classes children are drawn from (each a tuple of its members); None: plain uniform."""
@@ -63,6 +69,11 @@ class UniformPathSampler(PathSampler):
             members = self.classes[int(rng.integers(len(self.classes)))]
             out.append(members[int(rng.integers(len(members)))])
         return out
+
+
+def has_canonical_forms(space: SearchSpace) -> bool:
+    """Whether ``space`` says which of its architectures compute the same function (overrides ``canonical``)."""
+    return type(space).canonical is not SearchSpace.canonical
 
 
 def training_classes(space: SearchSpace, distinct: bool, max_none: int | None) -> list[tuple[Architecture, ...]]:

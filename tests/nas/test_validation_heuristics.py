@@ -16,7 +16,7 @@ def problems(*overrides: str) -> list[str]:
 
 
 @pytest.mark.parametrize("override, problem", [
-    ("path_sampler.distinct=maybe", "path_sampler.distinct=maybe: not true or false; use true or false"),
+    ("path_sampler.distinct=maybe", "path_sampler.distinct=maybe: unknown choice; use one of true, false, auto"),
     ("path_sampler.max_none=-1", "path_sampler.max_none=-1: out of range; use an integer >= 0 or null"),
     ("search_space.drop_path=1.0", "search_space.drop_path=1.0: out of range; use a number in [0, 1)"),
     ("search_space.bn_affine=1", "search_space.bn_affine=1: not true or false; use true or false"),

@@ -214,3 +214,22 @@ def test_max_none_needs_a_none_option():
 def test_bad_max_none_is_refused(bad):
     with pytest.raises(ConfigError, match="max_none must be null or an integer >= 0"):
         UniformPathSampler(SPACE, max_none=bad)
+
+
+def test_auto_is_distinct_on_a_space_with_canonical_forms():
+    auto, on = UniformPathSampler(SPACE, seed=5, distinct="auto"), UniformPathSampler(SPACE, seed=5, distinct=True)
+    assert auto.distinct and len(auto.classes) == 5_772
+    assert [auto.sample(s) for s in range(50)] == [on.sample(s) for s in range(50)]
+
+
+@pytest.mark.parametrize("space", [Small(), Big()], ids=["no canonical forms", "too large to enumerate"])
+def test_auto_is_plain_uniform_elsewhere(space):
+    auto, plain = UniformPathSampler(space, seed=5, distinct="auto"), UniformPathSampler(space, seed=5)
+    assert not auto.distinct and auto.classes is None
+    assert [auto.sample(s) for s in range(50)] == [plain.sample(s) for s in range(50)]
+
+
+@pytest.mark.parametrize("bad", ["yes", 1, None])
+def test_bad_distinct_is_refused(bad):
+    with pytest.raises(ConfigError, match="path_sampler.distinct must be true, false or auto"):
+        UniformPathSampler(SPACE, distinct=bad)

@@ -54,7 +54,7 @@ def trained_files(root: Path) -> list[Path]:
      ["error: search.budget=0: out of range; use an integer >= 1"]),
     (["run", "path_sampler=nope"],
      ["error: path_sampler=nope: no config 'nope' in group 'path_sampler'; "
-      "choose one of cost_bucket, pada, sandwich, strict_fair, uniform"]),
+      "choose one of cost_bucket, distinct, pada, sandwich, strict_fair, uniform"]),
     (["run", "-m", "+searcher=random,nope"],
      ["error: +searcher=random,nope: no config 'nope' in group 'searcher'; "
       "choose one of constrained_evolution, evolution, nsga2, optuna, random, tpe"]),
