@@ -16,7 +16,7 @@ from nas.data import synthetic
 from nas.errors import ConfigError
 from nas.few_shot import FewShotSchedule, inherit_optimizer
 from nas.run_folder import RunFolder
-from nas.search_space import SearchSpace
+from tests.spaces import DecisionsOnlySpace
 from nas.training import TrainerCallback, TrainingBudget
 from samplers import UniformDataSampler, UniformPathSampler
 from search_spaces.nb201 import NB201SearchSpace
@@ -136,24 +136,8 @@ def test_restart_reinitialises_the_sub_supernets_and_their_optimizer_state(tmp_p
     assert len(restarted.method.optimizer.state) == 0
 
 
-class Toy(SearchSpace):
-    name = "toy"
-
-    @property
-    def decisions(self):
-        return {"fixed": ("a",), "pair": ("x", "y")}
-
-    def build_supernet(self):
-        raise NotImplementedError
-
-    def build_model(self, arch):
-        raise NotImplementedError
-
-    def params(self, arch):
-        return 0
-
-    def flops(self, arch):
-        return 0
+def Toy() -> DecisionsOnlySpace:
+    return DecisionsOnlySpace({"fixed": ("a",), "pair": ("x", "y")})
 
 
 @pytest.mark.parametrize("kwargs, message", [

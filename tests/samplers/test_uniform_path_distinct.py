@@ -19,7 +19,7 @@ from nas.checkpoint import load_checkpoint
 from nas.data import synthetic
 from nas.errors import ConfigError
 from nas.run_folder import RunFolder
-from nas.search_space import SearchSpace
+from tests.spaces import DecisionsOnlySpace
 from samplers import UniformDataSampler, UniformPathSampler
 from search_spaces.nb201 import NB201SearchSpace
 from search_spaces.nb201.canonical import DEAD_FORM
@@ -170,32 +170,13 @@ def test_smoke_space_works_too():
     assert len(UniformPathSampler(smoke, distinct=True).classes) == 5_772
 
 
-class Big(SearchSpace):
-    name = "big"
-
-    @property
-    def decisions(self):
-        return {f"d{i}": ("none", "a", "b", "c", "d", "e", "f", "g") for i in range(7)}  # 8^7 = 2,097,152
-
-    def build_supernet(self):
-        raise NotImplementedError
-
-    def build_model(self, arch):
-        raise NotImplementedError
-
-    def params(self, arch):
-        return 0
-
-    def flops(self, arch):
-        return 0
+def Big() -> DecisionsOnlySpace:
+    return DecisionsOnlySpace({f"d{i}": ("none", "a", "b", "c", "d", "e", "f", "g") for i in range(7)},  # 8^7
+                              name="big")
 
 
-class Small(Big):
-    name = "small"
-
-    @property
-    def decisions(self):
-        return {"w": (1, 2), "k": (3, 5)}
+def Small() -> DecisionsOnlySpace:
+    return DecisionsOnlySpace({"w": (1, 2), "k": (3, 5)}, name="small")
 
 
 @pytest.mark.parametrize("switch", [{"distinct": True}, {"max_none": 1}])

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from nas.architecture import Architecture
-from nas.search_space import SearchSpace
+from tests.spaces import DecisionsOnlySpace
 from search_spaces.nb201 import NB201SearchSpace
 from search_spaces.nb201.canonical import DEAD_FORM, canonical_form
 from search_spaces.nb201.liveness import live_edges
@@ -114,26 +114,7 @@ def test_equal_forms_compute_equal_functions_with_tied_weights(forms):
 
 
 def test_the_default_canonical_form_is_the_architecture_itself():
-    class Toy(SearchSpace):
-        name = "toy"
-
-        @property
-        def decisions(self):
-            return {"a": (1, 2), "b": ("x", "y")}
-
-        def build_supernet(self):
-            raise NotImplementedError
-
-        def build_model(self, arch):
-            raise NotImplementedError
-
-        def params(self, arch):
-            return 0
-
-        def flops(self, arch):
-            return 0
-
-    toy = Toy()
+    toy = DecisionsOnlySpace({"a": (1, 2), "b": ("x", "y")})
     archs = list(toy.enumerate())
     assert [toy.canonical(a) for a in archs] == archs
     assert len({toy.canonical(a) for a in archs}) == 4
