@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -32,12 +34,34 @@ def search_space_class(name: str) -> type[SearchSpace]:
     return cls
 
 
-def create_search_space(name: str, **kwargs: Any) -> SearchSpace:
+def create_search_space(name: str, from_dataset: Mapping[str, Any] | None = None, **kwargs: Any) -> SearchSpace:
     """Instantiate a registered search space by name (Hydra target of ``search_space=plugin``).
+
+    ``from_dataset`` (``search_space=plugin`` fills it from the dataset: ``in_channels``, ``input_size``,
+    ``num_classes``) is passed on for the keyword arguments the class's ``__init__`` accepts and ``kwargs``
+    does not set; ``None`` values are left out.
 
     Example:
         >>> space = create_search_space("nb201", C=8, N=1, reduction="light", in_channels=1, input_size=16)
         >>> space.size
         15625
+        >>> shape = {"in_channels": 3, "input_size": 8, "other": 1}   # "other": not an argument of the class
+        >>> create_search_space("nb201", from_dataset=shape).spec()["input_size"]
+        8
     """
-    return search_space_class(name)(**kwargs)
+    cls = search_space_class(name)
+    accepted = _accepted_keywords(cls)
+    given = {k: v for k, v in (from_dataset or {}).items()
+             if v is not None and k not in kwargs and (accepted is None or k in accepted)}
+    return cls(**given, **kwargs)
+
+
+def _accepted_keywords(cls: type) -> set[str] | None:
+    """The keyword arguments ``cls(...)`` accepts, or None when it takes any (``**kwargs``)."""
+    try:
+        parameters = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return set()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    return {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
