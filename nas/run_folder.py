@@ -225,6 +225,44 @@ class ParetoPoint:
                    int(record["trial"]), keys[1])
 
 
+@dataclass
+class FoundArchitecture:
+    """``found_architecture.json``: what a gradient-based search (DARTS, GDAS, DrNAS, RARTS, TangleNAS) found.
+
+    ``truth`` is the benchmark's ground-truth accuracy of ``arch`` (of ``truth_arch``, a functionally equivalent
+    cell, when the table lacks ``arch`` itself; None when it has neither); ``supernet_accuracy`` the exported
+    child's accuracy with the inherited weights on the evaluator's valid images. ``peak_memory_mib`` holds
+    ``cuda`` (peak allocated on the GPU) and ``rss`` (the process's peak resident memory, data included).
+    ``architecture`` is the method's record: weight map, mean entropy, every decision's logits and weights.
+    ``benchmark`` names the table the truth was looked up in (None: the run had no benchmark).
+
+    Example:
+        >>> found = FoundArchitecture("Bilevel", "w=1", 88.1, "w=1", 80.0, 10, 20, 60.0, 100, {"rss": 900.0}, {})
+        >>> FoundArchitecture.from_json(found.to_json()) == found
+        True
+    """
+
+    method: str
+    arch: str
+    truth: float | None
+    truth_arch: str | None
+    supernet_accuracy: float | None
+    params: int
+    flops: int
+    train_seconds: float
+    train_steps: int
+    peak_memory_mib: dict[str, float] = field(default_factory=dict)
+    architecture: dict[str, Any] = field(default_factory=dict)
+    benchmark: str | None = None  # the table the truth was looked up in (None: the run had no benchmark)
+
+    def to_json(self) -> dict[str, Any]:
+        return _record(self)
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> FoundArchitecture:
+        return cls(**_known(cls, record))
+
+
 # -- the folder ------------------------------------------------------------------------------------------------
 class RunFolder:
     """The files of one run folder, by name; their typed readers and writers; the folder's lock and config.
@@ -271,6 +309,15 @@ class RunFolder:
     @property
     def ranking_metrics(self) -> Path:
         return self.path / "ranking_metrics.json"
+
+    @property
+    def found_architecture(self) -> Path:
+        return self.path / "found_architecture.json"
+
+    @property
+    def found_model(self) -> Path:
+        """The found architecture's standalone model: ``{"arch": str, "state_dict": ...}`` (``torch.load``)."""
+        return self.path / "found_model.pt"
 
     @property
     def few_shot(self) -> Path:
@@ -408,6 +455,23 @@ class RunFolder:
         from nas import plots
 
         return plots.against_truth(predicted, truth, self.supernet_vs_truth_png, title)
+
+    # -- found_architecture.json, found_model.pt ------------------------------------------------------------
+    def write_found_architecture(self, found: FoundArchitecture) -> None:
+        self._write_json(self.found_architecture, found.to_json())
+
+    def read_found_architecture(self) -> FoundArchitecture | None:
+        """What a gradient-based search found; None for other runs (no ``found_architecture.json``)."""
+        if not self.found_architecture.is_file():
+            return None
+        return FoundArchitecture.from_json(self._read_json(self.found_architecture))
+
+    def write_found_model(self, arch: str, state_dict: dict[str, Any]) -> Path:
+        """Save the found child's standalone weights with its architecture string, atomically."""
+        from nas.checkpoint import save_atomic
+
+        save_atomic({"arch": arch, "state_dict": state_dict}, self.found_model)
+        return self.found_model
 
     # -- few_shot.json -------------------------------------------------------------------------------------
     def write_few_shot(self, summary: FewShotSummary) -> None:
@@ -601,3 +665,193 @@ def _hydra_record() -> tuple[list[str], str | None]:
         return [], None
     instance = HydraConfig.instance()
     return [str(o) for o in instance.cfg.hydra.overrides.task], OmegaConf.to_yaml(instance.cfg)
+
+
+# -- export folders (`nas export`) -------------------------------------------------------------------------------
+@dataclass
+class ExportManifest:
+    """``export.json`` of an export folder: which child, how it was checked, where it came from.
+
+    ``max_abs_error`` is, per format (``state_dict``, ``torchscript``, ``onnx``), the largest absolute difference
+    between its outputs and the PyTorch model's on ``checked_images`` real images; each is within ``tolerance``.
+
+    Example:
+        >>> manifest = ExportManifest("w=1", [1, 16, 16], 10, {"onnx": 2e-7}, 1e-5, 64, 17)
+        >>> ExportManifest.from_json(manifest.to_json()) == manifest
+        True
+    """
+
+    arch: str
+    input_shape: list[int]
+    num_classes: int
+    max_abs_error: dict[str, float]
+    tolerance: float
+    checked_images: int
+    opset: int
+    source: dict[str, Any] = field(default_factory=dict)  # run folder, rank, supernet score, exported accuracy
+
+    def to_json(self) -> dict[str, Any]:
+        return _record(self)
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> ExportManifest:
+        return cls(**_known(cls, record))
+
+
+class ExportFolder:
+    """The files of one exported child (`nas export`): weights, the config that rebuilds them, TorchScript, ONNX.
+
+    Example:
+        >>> import tempfile
+        >>> folder = ExportFolder(tempfile.mkdtemp())
+        >>> [p.name for p in (folder.state_dict, folder.model_config, folder.torchscript, folder.onnx)]
+        ['model_state_dict.pt', 'model.yaml', 'model.torchscript.pt', 'model.onnx']
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def state_dict(self) -> Path:
+        return self.path / "model_state_dict.pt"
+
+    @property
+    def model_config(self) -> Path:
+        """The search space's config (``_target_``) and the architecture: ``build_model`` rebuilds the network."""
+        return self.path / "model.yaml"
+
+    @property
+    def torchscript(self) -> Path:
+        return self.path / "model.torchscript.pt"
+
+    @property
+    def onnx(self) -> Path:
+        return self.path / "model.onnx"
+
+    @property
+    def manifest(self) -> Path:
+        return self.path / "export.json"
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        write_text_atomic(self.model_config, OmegaConf.to_yaml(OmegaConf.create(config)))
+
+    def read_config(self) -> dict[str, Any]:
+        if not self.model_config.is_file():
+            raise RunFolderError(f"{self.path} is not an export folder ({self.model_config.name} is missing): "
+                                 "point at a folder that `nas export` wrote")
+        return OmegaConf.to_container(OmegaConf.load(self.model_config), resolve=True)
+
+    def write_manifest(self, manifest: ExportManifest) -> None:
+        RunFolder._write_json(self.manifest, manifest.to_json())
+
+    def read_manifest(self) -> ExportManifest:
+        return ExportManifest.from_json(RunFolder(self.path)._read_json(self.manifest))
+
+
+@dataclass
+class SourceRun:
+    """What `nas export` / `nas retrain` read from a run folder: the trained supernet's folder and config,
+    the evaluator config that scored the children, and the ranking (empty when the folder has none).
+
+    A `nas run` / `nas train` folder is its own training folder; a `nas search` folder points at its
+    ``train_dir`` (an oracle search has no supernet: refused).
+    """
+
+    folder: RunFolder
+    train_dir: Path
+    trained: DictConfig
+    evaluator: DictConfig
+    ranking: list[RankedChild]
+
+    @classmethod
+    def of(cls, path: str | Path) -> SourceRun:
+        folder = RunFolder(path)
+        if not folder.path.is_dir():
+            raise RunFolderError(f"run_dir={folder.path} does not exist: point it at the folder of a finished "
+                                 "`nas run`, `nas train` or `nas search`")
+        saved = folder.saved_config()
+        if saved is None:
+            raise RunFolderError(f"{folder.path} is not a run folder ({folder.config} is missing): point run_dir at "
+                                 "the folder of a finished `nas run`, `nas train` or `nas search`")
+        train_dir = folder.path
+        trained = saved
+        if SEARCH_KEY in saved:
+            if saved.get("objective", "supernet") != "supernet" or saved.get(SEARCH_KEY) is None:
+                raise RunFolderError(f"{folder.path} searched a benchmark's table (objective=oracle): it has no "
+                                     "supernet to take weights from; point run_dir at a `nas run` / `nas train` "
+                                     "folder")
+            train_dir = Path(saved[SEARCH_KEY])
+            trained = RunFolder(train_dir).trained_config()
+        ranking = folder.read_ranking() if folder.ranked_children.is_file() else []
+        return cls(folder, train_dir, trained, saved.evaluator, ranking)
+
+
+# -- retrain folders (`nas retrain`) -----------------------------------------------------------------------------
+@dataclass
+class RetrainSummary:
+    """``retrain.json`` of a retrain folder: the child, how it was trained, and each seed's test accuracy,
+    beside the supernet's score and rank of the child in the run it came from.
+
+    Example:
+        >>> summary = RetrainSummary("w=1", "scratch", "tiny", {"epochs": 1}, "supernet_accuracy", 80.0, 1, 12,
+        ...                          [{"seed": 0, "accuracy": 75.0}], "test")
+        >>> RetrainSummary.from_json(summary.to_json()) == summary
+        True
+    """
+
+    arch: str
+    init: str                        # scratch | inherited
+    recipe_name: str
+    recipe: dict[str, Any]
+    score_key: str | None            # what the run ranked by (supernet_accuracy), None: an arch outside the ranking
+    score: float | None
+    rank: int | None
+    ranked_children: int
+    seeds: list[dict[str, Any]]      # per seed: seed, accuracy (on eval_split), train_accuracy, seconds, steps
+    eval_split: str = "test"
+    source: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return _record(self)
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> RetrainSummary:
+        return cls(**_known(cls, record))
+
+
+class RetrainFolder:
+    """The files of a `nas retrain` folder: ``retrain.json`` and, per seed, a checkpoint and TensorBoard logs.
+
+    Example:
+        >>> folder = RetrainFolder("runs/retrain/x")
+        >>> folder.checkpoint(1).as_posix(), folder.tensorboard(1).as_posix()
+        ('runs/retrain/x/seed1/checkpoint.pt', 'runs/retrain/x/seed1/tensorboard')
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def summary(self) -> Path:
+        return self.path / "retrain.json"
+
+    def seed_dir(self, seed: int) -> Path:
+        return self.path / f"seed{int(seed)}"
+
+    def checkpoint(self, seed: int) -> Path:
+        return self.seed_dir(seed) / "checkpoint.pt"
+
+    def tensorboard(self, seed: int) -> Path:
+        return self.seed_dir(seed) / "tensorboard"
+
+    def write_summary(self, summary: RetrainSummary) -> None:
+        RunFolder._write_json(self.summary, summary.to_json())
+
+    def read_summary(self) -> RetrainSummary:
+        return RetrainSummary.from_json(RunFolder(self.path)._read_json(self.summary))
+
+    @contextmanager
+    def lock(self, command: str) -> Iterator[RetrainFolder]:
+        """One `nas retrain` per folder at a time (the folder's ``.lock``; a second one is told who holds it)."""
+        with RunFolder(self.path).lock(command):
+            yield self

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -48,6 +48,8 @@ class SearchSpace(ABC):
 
     name: ClassVar[str] = ""
     architecture_cls: ClassVar[type[Architecture]] = Architecture
+    latency: Callable[[Architecture], float] | None = None
+    """A latency model (``nas.latency.MeasuredLatency`` / ``LatencyTable``): ``cost()`` then adds ``latency_ms``."""
 
     # -- what a subclass provides ----------------------------------------------------------------
     @property
@@ -76,8 +78,13 @@ class SearchSpace(ABC):
         return {"name": self.name}
 
     # -- derived behaviour ---------------------------------------------------------------------------
-    def cost(self, arch: Architecture) -> dict[str, int]:
-        return {"params": self.params(arch), "flops": self.flops(arch)}
+    def cost(self, arch: Architecture) -> dict[str, float]:
+        """``params`` and ``flops``; with a latency model in ``latency``, also ``latency_ms`` (measured or
+        predicted on this machine: ``nas.latency``)."""
+        cost: dict[str, float] = {"params": self.params(arch), "flops": self.flops(arch)}
+        if self.latency is not None:
+            cost["latency_ms"] = float(self.latency(arch))
+        return cost
 
     def live_decisions(self, arch: Architecture) -> frozenset[str]:
         """The decisions whose chosen op lies on a live input-to-output path of ``arch``'s model.

@@ -10,9 +10,9 @@ import time
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from nas.architecture import Architecture
+from nas.benchmarks.standalone import StandaloneTraining
 from nas.data.splits import ImageDataset
 from nas.errors import ConfigError
 from nas.search_space import SearchSpace
@@ -68,47 +68,16 @@ def train_standalone(
     """Train ``arch`` from scratch with ``recipe`` and ``seed``; return its ground-truth record."""
     started = time.perf_counter()
     arch = space.validate(arch)
-    train = data.train.head(recipe.train_size).to(device)
-    evaluate_on = (data.test if recipe.eval_split == "test" else data.valid).to(device)
+    evaluate_on = data.test if recipe.eval_split == "test" else data.valid
     torch.manual_seed(seed)
-    model = space.build_model(arch).to(device)
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
-        nesterov=recipe.nesterov, weight_decay=recipe.weight_decay,
-    )
-    total_steps = recipe.epochs * recipe.steps_per_epoch
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
-    )
-    shuffle = torch.Generator().manual_seed(seed)
-    n = len(train)
-    model.train()
-    correct = seen = 0
-    for epoch in range(recipe.epochs):
-        order = torch.randperm(n, generator=shuffle).to(device)
-        correct = seen = 0
-        for start in range(0, n, recipe.batch_size):
-            index = order[start : start + recipe.batch_size]
-            x, y = train.x[index], train.y[index]
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            correct += int((logits.argmax(1) == y).sum())
-            seen += len(y)
-    model.eval()
-    hits = 0
-    with torch.no_grad():
-        for start in range(0, len(evaluate_on), 1000):
-            x, y = evaluate_on.x[start : start + 1000], evaluate_on.y[start : start + 1000]
-            hits += int((model(x).argmax(1) == y).sum())
+    training = StandaloneTraining(space.build_model(arch), data.train, recipe, seed, device)
+    training.run()
+    accuracy = training.evaluate(evaluate_on)
     return {
         "arch": str(arch),
         "seed": int(seed),
-        "accuracy": 100.0 * hits / len(evaluate_on),
-        "train_accuracy": 100.0 * correct / max(seen, 1),
+        "accuracy": accuracy,
+        "train_accuracy": training.train_accuracy,
         "params": space.params(arch),
         "flops": space.flops(arch),
         "seconds": round(time.perf_counter() - started, 3),

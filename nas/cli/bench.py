@@ -12,8 +12,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from nas.benchmarks.builder import build_ground_truth, sample_distinct
 from nas.benchmarks.card import summarize, write_card
-from nas.cli.common import CONF_DIR, friendly_errors
+from nas.cli.common import CONF_DIR, friendly_errors, run_subcommand
 from nas.errors import ConfigError
+from nas.space_checks import check_fits_data, check_space
 from nas.validation import validate
 
 
@@ -37,10 +38,12 @@ def architectures(cfg: DictConfig, space) -> list:
 def build(cfg: DictConfig) -> None:
     validate(cfg)  # every value's type, range and choice: before anything is loaded or trained
     space = instantiate(cfg.search_space)
+    check_space(cfg, space)  # a plugin's declared choices: one line per problem
     recipe = instantiate(cfg.recipe)
     archs = architectures(cfg, space)  # too many to sample, or an unknown one: refused before the data loads
     dataset_cfg = OmegaConf.to_container(cfg.dataset, resolve=True)
     data = load_dataset(dataset_cfg)  # fail fast (missing files) before any worker starts
+    check_fits_data(space, data)  # the model takes the dataset's examples and gives one logit per class
     output = Path(cfg.output)
     print(f"{len(archs)} architectures x seeds {list(cfg.seeds)} -> {output} (recipe "
           f"{recipe.fingerprint(space, data.name)}, {cfg.workers} workers)")
@@ -62,12 +65,4 @@ COMMANDS = {"build": build}
 
 
 def main() -> None:
-    import sys
-
-    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
-        print("usage: nas bench build [overrides]   (build a ground-truth table by stand-alone training)",
-              file=sys.stderr)
-        sys.exit(2)
-    command = sys.argv.pop(1)
-    sys.argv[0] = f"nas-bench-{command}"
-    COMMANDS[command]()
+    run_subcommand("bench", COMMANDS, "nas bench build [overrides]   (build a ground-truth table by stand-alone training)")

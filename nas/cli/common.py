@@ -97,3 +97,14 @@ def friendly_errors(task: Callable) -> Callable:
             sys.exit(130)
 
     return wrapper
+
+
+def run_subcommand(group: str, commands: dict[str, Callable[[], None]], usage: str) -> None:
+    """``nas <group> <sub> [overrides]``: pops ``<sub>`` from ``sys.argv`` and runs its Hydra app; an unknown or
+    missing ``<sub>`` prints ``usage`` and exits 2."""
+    if len(sys.argv) < 2 or sys.argv[1] not in commands:
+        print(f"usage: {usage}", file=sys.stderr)
+        sys.exit(2)
+    command = sys.argv.pop(1)
+    sys.argv[0] = f"nas-{group}-{command}"
+    commands[command]()

@@ -1,4 +1,5 @@
-"""Constraints: bounds on an architecture's analytic cost (params, FLOPs) that every scored child meets."""
+"""Constraints: bounds on an architecture's cost (params, FLOPs, and latency with a latency model) that every
+scored child meets."""
 
 from __future__ import annotations
 
@@ -19,13 +20,20 @@ EXACT_LIMIT = 100_000
 FEASIBILITY_SAMPLE = 5_000
 """Larger spaces are checked on this many uniform samples."""
 
+LATENCY_SAMPLE = 100
+"""Latency bounds are checked on this many children (meeting the analytic bounds) plus the smallest and largest:
+a latency costs a prediction or a measurement, so no space is enumerated for it."""
+
+ANALYTIC = ("max_params", "min_params", "max_flops", "min_flops")
+
 _COST_TABLES: "weakref.WeakKeyDictionary[SearchSpace, tuple[list[Architecture], np.ndarray]]" = \
     weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
 class Constraints:
-    """Inclusive bounds on parameter count and FLOPs (multiply-accumulates); ``None`` is no bound.
+    """Inclusive bounds on parameter count, FLOPs (multiply-accumulates) and latency in milliseconds (the
+    ``latency_ms`` of ``space.cost(arch)``, which needs ``space.latency``: ``nas.latency``); ``None`` is no bound.
 
     Example:
         >>> from search_spaces.nb201 import NB201SearchSpace
@@ -42,12 +50,14 @@ class Constraints:
     min_params: float | None = None
     max_flops: float | None = None
     min_flops: float | None = None
+    max_latency_ms: float | None = None
+    min_latency_ms: float | None = None
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
                 raise ConfigError(f"constraint {name}={value!r} must be a non-negative number or null")
-        for cost in ("params", "flops"):
+        for cost in ("params", "flops", "latency_ms"):
             low, high = getattr(self, f"min_{cost}"), getattr(self, f"max_{cost}")
             if low is not None and high is not None and low > high:
                 raise ConfigError(f"min_{cost}={low:,} is larger than max_{cost}={high:,}: no architecture can "
@@ -82,23 +92,36 @@ class Constraints:
             kind, metric = name.split("_", 1)
             value = cost[metric]
             if (kind == "max" and value > bound) or (kind == "min" and value < bound):
-                broken.append(f"{metric} {value:,} {'>' if kind == 'max' else '<'} {name} {bound:,}")
+                broken.append(f"{metric} {value:,.6g} {'>' if kind == 'max' else '<'} {name} {bound:,.6g}"
+                              if metric == "latency_ms" else
+                              f"{metric} {value:,} {'>' if kind == 'max' else '<'} {name} {bound:,}")
         return broken
 
     def satisfied(self, cost: Mapping[str, float]) -> bool:
         return not self.violations(cost)
 
+    def analytic(self) -> "Constraints":
+        """These bounds without the latency ones: what ``space.params`` / ``space.flops`` decide alone."""
+        return Constraints(**{k: v for k, v in self.bounds().items() if k in ANALYTIC})
+
+    def latency_bounds(self) -> dict[str, float]:
+        return {k: v for k, v in self.bounds().items() if k not in ANALYTIC}
+
     def mask(self, params: np.ndarray, flops: np.ndarray) -> np.ndarray:
-        """Vectorised ``satisfied`` over arrays of costs."""
+        """Vectorised ``satisfied`` over arrays of costs (the analytic bounds)."""
         ok = np.ones(len(params), dtype=bool)
         values = {"params": params, "flops": flops}
-        for name, bound in self.bounds().items():
+        for name, bound in self.analytic().bounds().items():
             kind, metric = name.split("_", 1)
             ok &= values[metric] <= bound if kind == "max" else values[metric] >= bound
         return ok
 
     def feasible_architectures(self, space: SearchSpace) -> list[Architecture] | None:
-        """Every architecture of ``space`` that meets the bounds (exact), or ``None`` for spaces too large.
+        """Every architecture of ``space`` that meets the bounds (exact), or ``None`` for spaces too large
+        and for latency bounds (then each proposal is checked).
+
+        Latency bounds are checked on ``LATENCY_SAMPLE`` children that meet the analytic bounds plus the
+        smallest and largest (:meth:`check_latency`): none meeting them is a ConfigError before any search.
 
         Raises ConfigError when no architecture meets them. Spaces with at most ``EXACT_LIMIT``
         architectures are enumerated (each cost computed once per space object); larger ones are
@@ -106,6 +129,11 @@ class Constraints:
         ``space.largest()`` (the cheapest and costliest child where costs ascend with the options, as
         in the elastic spaces: then one bound that any child meets is never refused), and the error says so.
         """
+        if self.latency_bounds():
+            analytic = self.analytic()
+            feasible = analytic.feasible_architectures(space) if analytic else None
+            self.check_latency(space, feasible)
+            return None
         if space.size <= EXACT_LIMIT:
             archs, costs = cost_table(space)
             feasible = self.mask(costs[:, 0], costs[:, 1])
@@ -120,6 +148,26 @@ class Constraints:
                 space, costs, f"{FEASIBILITY_SAMPLE:,} uniform samples of its {space.size:,} architectures "
                               "and its smallest and largest"))
         return None
+
+    def check_latency(self, space: SearchSpace, feasible: list[Architecture] | None = None) -> None:
+        """Refuse (ConfigError) latency bounds that none of ``LATENCY_SAMPLE`` children meets (drawn from
+        ``feasible`` when given, else uniformly), nor the smallest or largest child."""
+        if space.latency is None:
+            raise ConfigError(f"the constraints {self.latency_bounds()} need a latency model: add latency=table "
+                              "latency.path=<file of `nas latency build`>, or latency=measured")
+        rng = np.random.default_rng(0)
+        if feasible is not None:
+            sample = [feasible[int(i)] for i in rng.permutation(len(feasible))[:LATENCY_SAMPLE]]
+        else:
+            sample = [space.sample(rng) for _ in range(LATENCY_SAMPLE)]
+        sample = list(dict.fromkeys([space.smallest(), space.largest(), *sample]))
+        costs = [space.cost(a) for a in sample]
+        if not any(self.satisfied(c) for c in costs):
+            latencies = [c["latency_ms"] for c in costs]
+            raise ConfigError(f"no architecture of search space {space.name!r} meets the constraints {self.bounds()} "
+                              f"(checked {len(sample)} children, the smallest and largest among them: latency range "
+                              f"{min(latencies):.4g}..{max(latencies):.4g} ms on this machine); loosen the bounds "
+                              "(searcher.constraints.*) to overlap it")
 
     def _infeasible_message(self, space: SearchSpace, costs: np.ndarray, checked: str) -> str:
         return (f"no architecture of search space {space.name!r} meets the constraints {self.bounds()} "

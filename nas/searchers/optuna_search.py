@@ -19,7 +19,9 @@ from nas.searchers.constraints import Constraints
 from nas.searchers.optuna_sampler import make_sampler
 from nas.searchers.optuna_storage import open_storage
 
-COST_OBJECTIVES = ("params", "flops")
+COST_OBJECTIVES = ("params", "flops", "latency")
+COST_KEYS = {"params": "params", "flops": "flops", "latency": "latency_ms", "latency_ms": "latency_ms"}
+"""cost_objective -> its key in ``space.cost(arch)`` (latency needs ``space.latency``: ``nas.latency``)."""
 
 
 class OptunaSearch(Searcher):
@@ -27,8 +29,9 @@ class OptunaSearch(Searcher):
 
     ``sampler`` names a class of ``optuna.samplers`` (``TPESampler``, ``NSGAIISampler``,
     ``RandomSampler``, ``CmaEsSampler``, ...) built with ``sampler_kwargs`` and the seed, or is a
-    sampler instance. ``cost_objective`` (``"params"`` or ``"flops"``) makes the study
-    multi-objective: maximize the score, minimize the cost from ``space.cost(arch)``.
+    sampler instance. ``cost_objective`` (``"params"``, ``"flops"`` or ``"latency"``) makes the study
+    multi-objective: maximize the score, minimize the cost from ``space.cost(arch)`` (``latency_ms``, with a
+    latency model in ``space.latency``); ``self.cost_objective`` is that cost's key.
 
     ``storage`` (a journal file path, or a database URL such as ``sqlite:///study.db``) lets
     several processes search one study (``study_name``, loaded if it exists): start each worker
@@ -53,10 +56,13 @@ class OptunaSearch(Searcher):
                  sampler: str | optuna.samplers.BaseSampler = "TPESampler",
                  sampler_kwargs: Mapping[str, Any] | None = None, cost_objective: str | None = None,
                  storage: str | Path | None = None, study_name: str = "nas-search", repair_attempts: int = 100):
-        if cost_objective not in (None, *COST_OBJECTIVES):
+        if cost_objective not in (None, *COST_KEYS):
             raise ConfigError(f"cost_objective must be one of {list(COST_OBJECTIVES)} or null, got {cost_objective!r}")
+        if cost_objective in ("latency", "latency_ms") and space.latency is None:
+            raise ConfigError("cost_objective=latency needs a latency model: add latency=table latency.path=<file of "
+                              "`nas latency build`>, or latency=measured")
         super().__init__(space, seed, constraints)
-        self.cost_objective = cost_objective
+        self.cost_objective = COST_KEYS[cost_objective] if cost_objective is not None else None
         self.repair_attempts = int(repair_attempts)
         self.storage = None if storage is None else str(storage)
         self._distributions = {name: CategoricalDistribution(tuple(options))

@@ -96,7 +96,9 @@ def test_multi_objective_tells_the_cost_and_the_pareto_front_matches_optuna(nb20
 
 
 def test_bad_cost_objective_is_a_config_error(nb201):
-    with pytest.raises(ConfigError, match="cost_objective must be one of \\['params', 'flops'\\]"):
+    with pytest.raises(ConfigError, match="cost_objective must be one of \\['params', 'flops', 'latency'\\]"):
+        OptunaSearch(nb201, cost_objective="memory")
+    with pytest.raises(ConfigError, match="cost_objective=latency needs a latency model"):
         OptunaSearch(nb201, cost_objective="latency")
 
 
