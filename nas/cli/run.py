@@ -10,6 +10,7 @@ from omegaconf import DictConfig
 from nas.benchmarks.oracle import build_oracle
 from nas.cli.common import CONF_DIR, friendly_errors, output_dir
 from nas.errors import ConfigError
+from nas.gradient_search import print_found, record_found_architecture
 from nas.pipeline import RunResult, benchmark_stage, build_evaluator, search_stage, setup, train_stage
 from nas.pipeline import training_fingerprint, write_run_report
 from nas.report import format_table
@@ -43,6 +44,11 @@ def main(cfg: DictConfig) -> RunResult:
         print(data.summary())
         print(space.describe().splitlines()[0])
         trainer = train_stage(cfg, out, data, space)
+        if trainer.method.found_architecture() is not None:  # a gradient-based search found it: no searcher
+            found = record_found_architecture(cfg, folder, data, space, trainer)
+            print_found(found, folder)
+            print(f"total time:  {time.perf_counter() - started:.0f} s")
+            return RunResult(out, train_seconds=trainer.state.seconds)
         evaluator = build_evaluator(cfg, trainer.supernet, data, out)
         trials, search_seconds = search_stage(cfg, out, space, evaluator)
         result = RunResult(out, trials, train_seconds=trainer.state.seconds, search_seconds=search_seconds)

@@ -23,6 +23,8 @@ from nas.training.feedback import StepFeedback
 from nas.training.hooks import TrainingHooks
 
 if TYPE_CHECKING:
+    from nas.architecture import Architecture
+    from nas.data.splits import TensorSplit
     from supernets.base import Supernet
 
 
@@ -70,6 +72,19 @@ class TrainingMethod(ABC):
     def participants(self) -> list[TrainingHooks]:
         """The method's own participants (its path sampler, a controller): they get the budget and the feedback."""
         return []
+
+    def bind_data(self, train: TensorSplit) -> TensorSplit:
+        """Called before the loop is built with the training split; returns the part the loop's data sampler
+        covers. A bilevel method keeps a part for its architecture steps (``nas.training.held_out``)."""
+        return train
+
+    def found_architecture(self) -> Architecture | None:
+        """The architecture the method itself found (a gradient-based search's argmax), or None."""
+        return None
+
+    def architecture_record(self) -> dict[str, Any] | None:
+        """What the run records about how the method found its architecture (its parameters), or None."""
+        return None
 
     def set_supernet(self, supernet: Supernet) -> None:
         """Train ``supernet`` from now on (a few-shot split replaces it); the caller updates the optimizer."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nas.architecture import Architecture
+from nas.architecture import Architecture, Option
 from nas.errors import InvalidArchitectureError
 from search_spaces.elastic_conv.architecture import (
     WIDTH,
@@ -18,9 +18,12 @@ from search_spaces.elastic_conv.architecture import (
     kernel_name,
     plan,
 )
+from search_spaces.elastic_conv.architecture import decisions as space_decisions
 from search_spaces.elastic_conv.config import ElasticConvConfig
 from search_spaces.elastic_conv.network import ConvNet, InvertedResidual, activation
+from search_spaces.elastic_conv.superposition import superposed_forward
 from supernets.base import Supernet
+from supernets.relaxable import Relaxable
 from supernets.elastic import ElasticBatchNorm2d, ElasticConv2d, ElasticDepthwiseConv2d, ElasticLinear
 
 _ACT_FN = {"relu": F.relu, "relu6": F.relu6, "hswish": F.hardswish}
@@ -64,7 +67,7 @@ class ElasticInvertedResidual(nn.Module):
                                 activation(self.act_name), block.residual)
 
 
-class ElasticConvSupernet(Supernet):
+class ElasticConvSupernet(Supernet, Relaxable):
     """Every child of the elastic conv space in one set of weights: memory of the largest child.
 
     ``forward(x, arch)`` runs the first ``depth`` blocks of every stage (deeper ones are skipped),
@@ -129,6 +132,17 @@ class ElasticConvSupernet(Supernet):
         if self.head_conv is not None:
             x = act(self.head_bn(self.head_conv(x, head)))
         return self.classifier(x.mean(dim=(2, 3)))
+
+    # -- the continuous relaxation (TangleNAS superposition, search_spaces.elastic_conv.superposition) --------
+    def relaxed_decisions(self) -> dict[str, tuple[Option, ...]]:
+        return space_decisions(self.config)
+
+    def forward_relaxed(self, x: torch.Tensor, weights: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """One forward of the largest child with every decision's options superposed by ``weights``."""
+        return superposed_forward(self, x, weights)
+
+    def make_architecture(self, choices: Mapping[str, Option]) -> Architecture:
+        return self._validate(Architecture(choices))
 
     @torch.no_grad()
     def subnet(self, arch: Architecture) -> ConvNet:

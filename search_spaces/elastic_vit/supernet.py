@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import nn
 
-from nas.architecture import Architecture
+from nas.architecture import Architecture, Option
 from nas.errors import InvalidArchitectureError
 from search_spaces.elastic_vit.architecture import DEPTH, EMBED, LayerPlan, heads_name, mlp_ratio_name, plan
+from search_spaces.elastic_vit.architecture import decisions as space_decisions
 from search_spaces.elastic_vit.config import ElasticViTConfig, hidden_features
 from search_spaces.elastic_vit.network import TransformerBlock, ViT, init_token
+from search_spaces.elastic_vit.superposition import superposed_forward
 from supernets.base import Supernet
 from supernets.elastic import ElasticConv2d, ElasticLayerNorm, ElasticLinear, ElasticMLP, ElasticSelfAttention
+from supernets.relaxable import Relaxable
 
 
 class ElasticTransformerBlock(nn.Module):
@@ -37,7 +40,7 @@ class ElasticTransformerBlock(nn.Module):
                                 self.norm2.export(dim), self.mlp.export(dim, layer.hidden))
 
 
-class ElasticViTSupernet(Supernet):
+class ElasticViTSupernet(Supernet, Relaxable):
     """Every child of the elastic ViT space in one set of weights: memory of the largest child.
 
     A child of embedding dim ``e`` uses the first ``e`` features of every embedding, norm and
@@ -83,6 +86,17 @@ class ElasticViTSupernet(Supernet):
             heads_key, ratio_key = self._names[i]
             x = self.blocks[i](x, arch[heads_key], hidden_features(e, arch[ratio_key]))
         return self.head(self.norm(x)[:, 0])
+
+    # -- the continuous relaxation (TangleNAS superposition, search_spaces.elastic_vit.superposition) ---------
+    def relaxed_decisions(self) -> dict[str, tuple[Option, ...]]:
+        return space_decisions(self.config)
+
+    def forward_relaxed(self, x: torch.Tensor, weights: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """One forward of the largest child with every decision's options superposed by ``weights``."""
+        return superposed_forward(self, x, weights)
+
+    def make_architecture(self, choices: Mapping[str, Option]) -> Architecture:
+        return self._validate(Architecture(choices))
 
     @torch.no_grad()
     def subnet(self, arch: Architecture) -> ViT:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -11,11 +11,13 @@ from torch import nn
 
 from nas.architecture import Architecture, Option
 from nas.errors import ConfigError
-from search_spaces.nb201.architecture import EDGE_NAMES, EDGES
+from search_spaces.nb201.architecture import EDGE_NAMES, EDGES, NB201Architecture
 from search_spaces.nb201.liveness import live_edges
 from search_spaces.nb201.ops import OPS, ReLUConvBN, drop_path, make_op, zeros_like_node
 from supernets.base import Supernet
 from supernets.choice import ChoiceOp
+from supernets.mixed import mixed_output
+from supernets.relaxable import Relaxable
 
 Reduction = Literal["residual", "light"]
 
@@ -73,6 +75,20 @@ class LightReduction(nn.Sequential):
         super().__init__(nn.AvgPool2d(2), nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out))
 
 
+def cell_dag(x: torch.Tensor, edge_output: Callable[[str, torch.Tensor], torch.Tensor | None]) -> torch.Tensor:
+    """A cell's DAG: node ``j`` is the sum over ``i < j`` of ``edge_output("j<-i", node i)`` in ``EDGE_NAMES`` order
+    (None: the edge carries nothing); a node no edge reaches is zeros. Returns node 3, the cell's output."""
+    nodes, names = [x], iter(EDGE_NAMES)
+    for to in (1, 2, 3):
+        total = None
+        for src in range(to):
+            out = edge_output(next(names), nodes[src])
+            if out is not None:
+                total = out if total is None else total + out
+        nodes.append(zeros_like_node(x) if total is None else total)
+    return nodes[3]
+
+
 class Cell(nn.Module):
     """A standalone cell: one module per edge that carries an op; ``none`` edges are left out.
 
@@ -89,16 +105,7 @@ class Cell(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        nodes = [x]
-        for to in (1, 2, 3):
-            total = None
-            for src in range(to):
-                op = self.edges[f"{to}<-{src}"] if f"{to}<-{src}" in self.edges else None
-                if op is not None:
-                    out = op(nodes[src])
-                    total = out if total is None else total + out
-            nodes.append(zeros_like_node(x) if total is None else total)
-        return nodes[3]
+        return cell_dag(x, lambda name, node: self.edges[name](node) if name in self.edges else None)
 
 
 class SearchCell(nn.Module):
@@ -120,22 +127,20 @@ class SearchCell(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, arch: Architecture) -> torch.Tensor:
-        nodes = [x]
-        edge_index = 0
         dropped = live_edges(arch) if self.training and self.drop_path > 0 else frozenset()
-        for to in (1, 2, 3):
-            total = None
-            for src in range(to):
-                name = EDGE_NAMES[edge_index]
-                edge_index += 1
-                op = arch[name]
-                if op != "none":
-                    out = self.edges[name].op(op)(nodes[src])
-                    if name in dropped:
-                        out = drop_path(out, self.drop_path)
-                    total = out if total is None else total + out
-            nodes.append(zeros_like_node(x) if total is None else total)
-        return nodes[3]
+
+        def edge_output(name: str, node: torch.Tensor) -> torch.Tensor | None:
+            if arch[name] == "none":
+                return None
+            out = self.edges[name].op(arch[name])(node)
+            return drop_path(out, self.drop_path) if name in dropped else out
+
+        return cell_dag(x, edge_output)
+
+    def forward_relaxed(self, x: torch.Tensor, weights: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Every edge the mixed operation of its ops (``supernets.mixed``), weighted by ``weights[edge]`` over
+        ``OPS`` (``none`` contributes zeros); no path is dropped."""
+        return cell_dag(x, lambda name, node: mixed_output(self.edges[name], node, OPS, weights[name]))
 
 
 class _Skeleton(nn.Module):
@@ -192,7 +197,7 @@ class NB201Network(_Skeleton):
         return self._head(x)
 
 
-class NB201Supernet(_Skeleton, Supernet):
+class NB201Supernet(_Skeleton, Supernet, Relaxable):
     """Shared-weight NAS-Bench-201 supernet: every edge of every cell holds all four ops.
 
     Example:
@@ -229,6 +234,21 @@ class NB201Supernet(_Skeleton, Supernet):
         for layer, is_cell in zip(self.layers, self._is_cell):
             x = layer(x, arch) if is_cell else layer(x)
         return self._head(x)
+
+    # -- the continuous relaxation (gradient-based search: DARTS, GDAS, DrNAS, RARTS) ------------------------
+    def relaxed_decisions(self) -> dict[str, tuple[str, ...]]:
+        """Every edge over the five ops, ``OPS`` order (``none`` first)."""
+        return {name: OPS for name in EDGE_NAMES}
+
+    def forward_relaxed(self, x: torch.Tensor, weights: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Logits of the relaxed supernet: every edge of every cell mixes its ops by ``weights[edge]``."""
+        x = self.stem(x)
+        for layer, is_cell in zip(self.layers, self._is_cell):
+            x = layer.forward_relaxed(x, weights) if is_cell else layer(x)
+        return self._head(x)
+
+    def make_architecture(self, choices: Mapping[str, Option]) -> Architecture:
+        return NB201Architecture(choices)
 
     def subnet(self, arch: Architecture) -> NB201Network:
         net = NB201Network(self.config, arch, self.bn_affine, self.bn_track_running_stats)

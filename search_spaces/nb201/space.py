@@ -10,6 +10,7 @@ from nas.errors import ConfigError
 from nas.search_space import SearchSpace
 from search_spaces.nb201.architecture import EDGE_NAMES, NB201Architecture
 from search_spaces.nb201.canonical import canonical_form
+from search_spaces.nb201.entangled import NB201EntangledSupernet
 from search_spaces.nb201.liveness import live_edges, without_dead_edges
 from search_spaces.nb201.network import NB201Config, NB201Network, NB201Supernet, Reduction
 from search_spaces.nb201.ops import OPS, op_macs, op_params
@@ -21,6 +22,8 @@ class NB201SearchSpace(SearchSpace):
     Defaults are NAS-Bench-201's own (C=16, N=5, residual reduction, 3x32x32 input).
     FMNIST-201 is ``NB201SearchSpace(C=8, N=1, in_channels=1, input_size=16, reduction="light")``.
 
+    ``superposition=True`` builds ``NB201EntangledSupernet`` (1x1 and 3x3 convolutions share one 3x3 weight per
+    edge, TangleNAS) instead of the shared-weight supernet.
     ``drop_path``, ``bn_affine`` and ``bn_track_running_stats`` are supernet training heuristics
     (``NB201Supernet``): they change only ``build_supernet()``, never the standalone networks of
     ``build_model`` nor ``spec()`` (so ground-truth recipes keep their fingerprints).
@@ -47,8 +50,13 @@ class NB201SearchSpace(SearchSpace):
         drop_path: float = 0.0,
         bn_affine: bool = True,
         bn_track_running_stats: bool = True,
+        superposition: bool = False,
     ):
         self.config = NB201Config(C, N, in_channels, num_classes, input_size, reduction)
+        if superposition and float(drop_path) > 0:
+            raise ConfigError("search_space.superposition=true builds the entangled supernet, which drops no paths: "
+                              "use drop_path=0.0")
+        self.superposition = bool(superposition)
         if not 0.0 <= float(drop_path) < 1.0:
             raise ConfigError(f"search_space.drop_path must be in [0, 1), got {drop_path}: the probability that a "
                               "live edge's output is dropped during supernet training")
@@ -71,7 +79,9 @@ class NB201SearchSpace(SearchSpace):
         """Every edge ``skip_connect``: no cell parameters, yet connected (all-``none`` would output zeros)."""
         return self.make({name: "skip_connect" for name in EDGE_NAMES})
 
-    def build_supernet(self) -> NB201Supernet:
+    def build_supernet(self) -> NB201Supernet | NB201EntangledSupernet:
+        if self.superposition:  # 1x1 and 3x3 convolutions entangled in one 3x3 weight per edge (TangleNAS)
+            return NB201EntangledSupernet(self.config, self.bn_affine, self.bn_track_running_stats)
         return NB201Supernet(self.config, self.drop_path, self.bn_affine, self.bn_track_running_stats)
 
     def build_model(self, arch: Architecture) -> NB201Network:

@@ -1,0 +1,123 @@
+"""The last stage of a gradient-based search run: the found architecture, exported, scored and recorded.
+
+A training method that finds an architecture itself (``TrainingMethod.found_architecture``: DARTS, GDAS,
+DrNAS, RARTS, TangleNAS) needs no searcher: `nas run` ends here. The argmax architecture is exported
+through the supernet's ``subnet`` (``found_model.pt``), scored with the inherited weights by the evaluator,
+looked up in the benchmark's table (or a functionally equivalent cell of it), and recorded with the method's
+architecture parameters (``found_architecture.json``), the cost and the peak memory, beside ``summary.json``
+and ``report.md``.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig
+
+from nas.architecture import Architecture
+from nas.benchmarks.oracle import Oracle, build_oracle
+from nas.data.splits import ImageDataset
+from nas.errors import InvalidArchitectureError
+from nas.run_folder import FoundArchitecture, RunFolder, Summary
+from nas.search_space import SearchSpace
+from nas.training import Trainer
+
+
+def ground_truth(oracle: Oracle | None, space: SearchSpace, arch: Architecture) -> tuple[float | None, str | None]:
+    """(accuracy, the table's cell it is of): ``arch`` itself, else a cell that computes the same function
+    (``space.canonical``), else (None, None)."""
+    if oracle is None:
+        return None, None
+    try:
+        return float(oracle(arch)), str(arch)
+    except InvalidArchitectureError:
+        pass
+    key = space.canonical(arch)
+    for cell in oracle.architectures():
+        if space.canonical(cell) == key:
+            return float(oracle(cell)), str(cell)
+    return None, None
+
+
+def peak_memory_mib(device: torch.device) -> dict[str, float]:
+    """``rss``: the process's peak resident memory; ``cuda``: the peak memory allocated on the GPU (on CUDA)."""
+    scale = 1.0 if sys.platform == "darwin" else 1024.0  # ru_maxrss is bytes on macOS, KiB on Linux
+    peak = {"rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20}
+    if device.type == "cuda":
+        peak["cuda"] = torch.cuda.max_memory_allocated(device) / 2**20
+    return peak
+
+
+def record_found_architecture(cfg: DictConfig, folder: RunFolder, data: ImageDataset, space: SearchSpace,
+                              trainer: Trainer) -> FoundArchitecture:
+    """Export, score, look up and record the architecture ``trainer.method`` found (see the module docstring)."""
+    from nas.pipeline import build_evaluator  # the job layer's evaluator factory (with its BN policy)
+
+    method = trainer.method
+    arch = space.validate(method.found_architecture())
+    supernet = trainer.supernet
+    folder.write_found_model(str(arch), {k: v.detach().cpu() for k, v in supernet.subnet(arch).state_dict().items()})
+    evaluator = build_evaluator(cfg, supernet, data)
+    evaluator.progress = False
+    oracle = build_oracle(cfg.benchmark, space)
+    truth, truth_arch = ground_truth(oracle, space, arch)
+    cost = space.cost(arch)
+    found = FoundArchitecture(
+        method=str(cfg.trainer.method._target_), arch=str(arch), truth=truth, truth_arch=truth_arch,
+        supernet_accuracy=float(evaluator.score(arch)), params=int(cost["params"]), flops=int(cost["flops"]),
+        train_seconds=float(trainer.state.seconds), train_steps=int(trainer.state.step),
+        peak_memory_mib=peak_memory_mib(trainer.device), architecture=method.architecture_record() or {},
+        benchmark=None if oracle is None else " ".join([type(oracle).__name__, Path(getattr(oracle, "path", "")).name]),
+    )
+    folder.write_found_architecture(found)
+    folder.write_summary(Summary(
+        train_seconds=found.train_seconds, train_steps=found.train_steps, child_evaluations=1,
+        top=[{"arch": found.arch, "score": found.supernet_accuracy, "truth": truth, "params": found.params,
+              "flops": found.flops}],
+    ))
+    folder.write_report("\n".join(report_lines(cfg, found)) + "\n")
+    return found
+
+
+def report_lines(cfg: DictConfig, found: FoundArchitecture) -> list[str]:
+    """``report.md`` of a gradient-based search run."""
+    lines = ["# NAS run report: gradient-based search", "",
+             f"- method: `{found.method}` ({found.architecture.get('weight_map', '')}), "
+             f"{found.train_steps} steps in {found.train_seconds:.0f} s",
+             f"- found architecture: `{found.arch}` ({found.params:,} params, {found.flops:,} FLOPs)",
+             f"- ground truth: {truth_text(found)}",
+             f"- supernet accuracy (inherited weights, {cfg.evaluator.valid_size} valid images): "
+             f"{found.supernet_accuracy:.2f}%",
+             f"- peak memory: {', '.join(f'{k} {v:.0f} MiB' for k, v in found.peak_memory_mib.items())}",
+             f"- mean entropy of the architecture weights: {found.architecture.get('entropy', float('nan')):.3f} nats",
+             "", "## Architecture weights (argmax marked)", "", "```"]
+    for decision, options in found.architecture.get("parameters", {}).items():
+        best = max(options, key=lambda o: options[o]["logit"])
+        cells = "  ".join(f"{'*' if o == best else ' '}{o}={v['weight']:.3f}" for o, v in options.items())
+        lines.append(f"{decision:<24} {cells}")
+    return lines + ["```"]
+
+
+def truth_text(found: FoundArchitecture) -> str:
+    if found.benchmark is None:
+        return "no benchmark in this run (benchmark=none)"
+    if found.truth is None:
+        return ("not in the benchmark's table: write the architecture to a file and train it stand-alone with "
+                "`nas bench build archs.file=<file> output=<the table's .jsonl>` to add it")
+    via = "" if found.truth_arch == found.arch else f" (of the equivalent cell `{found.truth_arch}`)"
+    return f"{found.truth:.2f}% test accuracy{via}"
+
+
+def print_found(found: FoundArchitecture, folder: RunFolder) -> None:
+    """What `nas run` prints at the end of a gradient-based search."""
+    print(f"\nfound architecture: {found.arch}  ({found.params:,} params)")
+    print(f"ground truth:       {truth_text(found)}")
+    print(f"supernet accuracy:  {found.supernet_accuracy:.2f}% (inherited weights)")
+    print(f"search cost:        {found.train_steps} steps, {found.train_seconds:.0f} s; peak memory "
+          + ", ".join(f"{k} {v:.0f} MiB" for k, v in found.peak_memory_mib.items()))
+    print(f"\nrecord:      {folder.found_architecture}")
+    print(f"model:       {folder.found_model}")
+    print(f"report:      {folder.report}")

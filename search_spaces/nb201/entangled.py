@@ -1,0 +1,140 @@
+"""NB201EntangledSupernet: the NAS-Bench-201 cell with its 1x1 and 3x3 convolutions entangled (TangleNAS).
+
+Every edge stores one ReLU-Conv3x3-BN; ``nor_conv_1x1`` is the centre tap of that 3x3 weight (and shares its
+BatchNorm), ``nor_conv_3x3`` the whole weight; skip, average pooling and none hold no parameters. Under the
+relaxation the two convolutions are one convolution with the superposed kernel ``w_1x1 * pad(centre) + w_3x3 *
+W`` (``supernets.superposition.superposed_kernel``) scaled by ``w_1x1 + w_3x3``, plus the weighted skip and
+pooling: a step costs one convolution per edge instead of two. One-hot weights are exactly the child.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from nas.architecture import Architecture, Option
+from search_spaces.nb201.architecture import EDGE_NAMES, NB201Architecture
+from search_spaces.nb201.network import NB201Config, NB201Network, _Skeleton, cell_dag
+from search_spaces.nb201.ops import OPS, ReLUConvBN
+from supernets.base import Supernet
+from supernets.elastic.kernel import ElasticKernel
+from supernets.relaxable import Relaxable
+from supernets.superposition import superposed_kernel
+
+_CONVS = ("nor_conv_1x1", "nor_conv_3x3")
+
+
+class EntangledEdge(nn.Module):
+    """One edge: a ReLU-Conv3x3-BN whose centre tap is the 1x1 op, and the parameter-free ops."""
+
+    def __init__(self, channels: int, bn_affine: bool = True, bn_track_running_stats: bool = True):
+        super().__init__()
+        self.conv = ReLUConvBN(channels, channels, 3, padding=1, affine=bn_affine,
+                               track_running_stats=bn_track_running_stats)
+        self.pool = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+        self.kernel = ElasticKernel((1, 3))
+
+    def _conv(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        relu, conv, bn = self.conv
+        return bn(F.conv2d(relu(x), weight, None, 1, 1))
+
+    def forward(self, x: torch.Tensor, op: str) -> torch.Tensor | None:
+        """The output of ``op`` (None for ``none``)."""
+        if op == "nor_conv_3x3":
+            return self.conv(x)
+        if op == "nor_conv_1x1":
+            return self._conv(x, F.pad(self.kernel(self.conv[1].weight, 1), [1] * 4))
+        if op == "skip_connect":
+            return x
+        if op == "avg_pool_3x3":
+            return self.pool(x)
+        return None
+
+    def forward_relaxed(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """``sum`` of the weighted parameter-free ops plus one convolution with the superposed kernel."""
+        w = dict(zip(OPS, weights))
+        active = dict(zip(OPS, (weights != 0).tolist()))
+        total = None
+        for op in ("skip_connect", "avg_pool_3x3"):
+            if active[op]:
+                out = w[op] * self.forward(x, op)
+                total = out if total is None else total + out
+        if active["nor_conv_1x1"] or active["nor_conv_3x3"]:
+            conv_weights = torch.stack([w["nor_conv_1x1"], w["nor_conv_3x3"]])
+            kernel = superposed_kernel(self.kernel, self.conv[1].weight, conv_weights)
+            out = conv_weights.sum() * self._conv(x, kernel)
+            total = out if total is None else total + out
+        return total if total is not None else torch.zeros_like(x) * weights.sum()
+
+
+class EntangledCell(nn.Module):
+    def __init__(self, channels: int, bn_affine: bool = True, bn_track_running_stats: bool = True):
+        super().__init__()
+        self.edges = nn.ModuleDict({name: EntangledEdge(channels, bn_affine, bn_track_running_stats)
+                                    for name in EDGE_NAMES})
+
+    def forward(self, x: torch.Tensor, arch: Architecture | None = None,
+                weights: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
+        return cell_dag(x, lambda name, node: self.edges[name](node, str(arch[name])) if weights is None
+                        else self.edges[name].forward_relaxed(node, weights[name]))
+
+
+class NB201EntangledSupernet(_Skeleton, Supernet, Relaxable):
+    """The NAS-Bench-201 supernet with entangled convolutions (see the module docstring): ``kind="entangled"``.
+
+    Example:
+        >>> arch = NB201Architecture.from_string(
+        ...     "|nor_conv_1x1~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|none~2|")
+        >>> supernet = NB201EntangledSupernet(NB201Config(C=4, N=1, in_channels=1, input_size=8,
+        ...                                               reduction="light")).eval()
+        >>> x = torch.randn(2, 1, 8, 8)
+        >>> torch.allclose(supernet(x, arch), supernet.subnet(arch).eval()(x), atol=1e-6)
+        True
+    """
+
+    kind = "entangled"
+
+    def __init__(self, config: NB201Config, bn_affine: bool = True, bn_track_running_stats: bool = True):
+        super().__init__(config, lambda channels: EntangledCell(channels, bn_affine, bn_track_running_stats))
+        self.bn_affine, self.bn_track_running_stats = bool(bn_affine), bool(bn_track_running_stats)
+
+    def _run(self, x: torch.Tensor, arch: Architecture | None, weights: Mapping[str, torch.Tensor] | None
+             ) -> torch.Tensor:
+        x = self.stem(x)
+        for layer, is_cell in zip(self.layers, self._is_cell):
+            x = layer(x, arch, weights) if is_cell else layer(x)
+        return self._head(x)
+
+    def forward(self, x: torch.Tensor, arch: Architecture) -> torch.Tensor:
+        return self._run(x, arch, None)
+
+    def relaxed_decisions(self) -> dict[str, tuple[str, ...]]:
+        return {name: OPS for name in EDGE_NAMES}
+
+    def forward_relaxed(self, x: torch.Tensor, weights: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return self._run(x, None, weights)
+
+    def make_architecture(self, choices: Mapping[str, Option]) -> Architecture:
+        return NB201Architecture(choices)
+
+    @torch.no_grad()
+    def subnet(self, arch: Architecture) -> NB201Network:
+        net = NB201Network(self.config, arch, self.bn_affine, self.bn_track_running_stats)
+        state = {}
+        for key, value in self.state_dict().items():
+            parts = key.split(".")
+            # layers.<i>.edges.<edge>.conv.<j>.<rest> -> layers.<i>.edges.<edge>.<j>.<rest> for a conv op
+            if len(parts) > 5 and parts[0] == "layers" and parts[2] == "edges" and parts[4] == "conv":
+                op = arch[parts[3]]
+                if op not in _CONVS:
+                    continue
+                if parts[5] == "1" and parts[6] == "weight" and op == "nor_conv_1x1":
+                    value = value[:, :, 1:2, 1:2]
+                key = ".".join(parts[:4] + parts[5:])
+            state[key] = value.detach().clone()
+        net.load_state_dict(state, strict=True)
+        net.train(self.training)
+        return net.to(next(self.parameters()).device)

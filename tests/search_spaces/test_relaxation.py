@@ -1,0 +1,98 @@
+"""The continuous relaxation of every built-in supernet (DARTS mixed ops on NB201, TangleNAS superposition on the
+elastic spaces): one-hot weights are the child exactly (fp64), gradients in the architecture pass gradcheck, and
+the exported argmax child equals the relaxed network at the argmax."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from search_spaces.elastic_conv import ElasticConvSearchSpace
+from search_spaces.elastic_vit import ElasticViTSearchSpace
+from search_spaces.nb201 import NB201SearchSpace
+from supernets.architecture_parameters import ArchitectureParameters
+from supernets.weight_maps import Softmax
+from tests.search_spaces.elastic_helpers import perturb
+
+SPACES = {
+    "nb201": lambda: NB201SearchSpace(C=4, N=1, in_channels=1, num_classes=4, input_size=8, reduction="light"),
+    "elastic_conv": lambda: ElasticConvSearchSpace(in_channels=1, num_classes=4, input_size=8, stem_channels=4,
+                                                   stage_channels=[4, 8], stage_strides=[1, 2], depths=[1, 2],
+                                                   kernel_sizes=[3, 5], expand_ratios=[1, 2],
+                                                   width_multipliers=[0.5, 1.0], channel_divisor=2),
+    "nb201_entangled": lambda: NB201SearchSpace(C=4, N=1, in_channels=1, num_classes=4, input_size=8,
+                                                reduction="light", superposition=True),
+    "elastic_vit": lambda: ElasticViTSearchSpace(in_channels=1, num_classes=4, input_size=8, patch_size=4,
+                                                 embed_dims=[8, 12], depths=[1, 2], num_heads=[1, 2],
+                                                 mlp_ratios=[1, 2], head_dim=4),
+}
+FULL = {  # the configured sizes (conf/search_space/*.yaml on FMNIST 16x16)
+    "nb201": lambda: NB201SearchSpace(C=8, N=1, in_channels=1, input_size=16, reduction="light"),
+    "nb201_entangled": lambda: NB201SearchSpace(C=8, N=1, in_channels=1, input_size=16, reduction="light",
+                                                superposition=True),
+    "elastic_conv": lambda: ElasticConvSearchSpace(in_channels=1, input_size=16, stem_channels=8, stem_stride=2,
+                                                   stage_channels=[8, 16, 24], channel_divisor=2),
+    "elastic_vit": lambda: ElasticViTSearchSpace(in_channels=1, input_size=16),
+}
+
+
+def one_hot(supernet, arch) -> dict[str, torch.Tensor]:
+    decisions = supernet.relaxed_decisions()
+    return {d: F.one_hot(torch.tensor(decisions[d].index(arch[d])), len(decisions[d])).double() for d in decisions}
+
+
+@pytest.fixture(autouse=True)
+def float64():
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
+
+
+@pytest.mark.parametrize("name", sorted(FULL))
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_one_hot_weights_reproduce_the_standalone_child_exactly(name, mode):
+    torch.manual_seed(0)
+    space = FULL[name]()
+    supernet = perturb(space.build_supernet()).train(mode == "train")
+    rng = np.random.default_rng(1)
+    x = torch.randn(4, 1, 16, 16)
+    for arch in [space.largest(), space.smallest(), *(space.sample(rng) for _ in range(4))]:
+        relaxed = supernet.forward_relaxed(x, one_hot(supernet, arch))
+        child = supernet.subnet(arch).train(mode == "train")(x)
+        assert torch.allclose(relaxed, supernet(x, arch), rtol=0, atol=1e-12), str(arch)
+        assert torch.allclose(relaxed, child, rtol=0, atol=1e-12), str(arch)
+
+
+@pytest.mark.parametrize("name", sorted(SPACES))
+def test_gradients_in_the_architecture_parameters_pass_gradcheck(name):
+    torch.manual_seed(0)
+    space = SPACES[name]()
+    supernet = perturb(space.build_supernet()).eval()
+    decisions = supernet.relaxed_decisions()
+    x = torch.randn(2, 1, 8, 8)
+    logits = tuple(torch.randn(len(options), requires_grad=True) for options in decisions.values())
+
+    def relaxed(*alphas):
+        return supernet.forward_relaxed(x, {d: torch.softmax(a, 0) for d, a in zip(decisions, alphas)})
+
+    assert torch.autograd.gradcheck(relaxed, logits, eps=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(SPACES))
+def test_exported_child_equals_the_argmax_slices(name):
+    torch.manual_seed(0)
+    space = SPACES[name]()
+    supernet = perturb(space.build_supernet()).eval()
+    alphas = ArchitectureParameters(supernet.relaxed_decisions(), init_std=1.0).double()
+    arch = supernet.make_architecture(alphas.derive())
+    assert space.validate(arch) == arch and type(arch) is space.architecture_cls
+    at_argmax = one_hot(supernet, arch)
+    for d, w in at_argmax.items():  # the argmax is where the softmax weight is largest
+        assert int(w.argmax()) == int(alphas.weights(Softmax(), 0.0)[d].argmax())
+    x = torch.randn(3, 1, 8, 8)
+    exported = supernet.subnet(arch)
+    assert not any(p is q for p in exported.parameters() for q in supernet.parameters())  # copies
+    assert torch.allclose(exported(x), supernet.forward_relaxed(x, at_argmax), rtol=0, atol=1e-12)
