@@ -24,6 +24,7 @@ from nas.checkpoint import load_checkpoint
 from nas.data.splits import ImageDataset
 from nas.errors import CheckpointError, ConfigError
 from nas.evaluator import Evaluator
+from nas.latency import attach_latency
 from nas.confidence import tau_interval
 from nas.metrics import rank_report
 from nas.progress import progress_bar
@@ -31,6 +32,7 @@ from nas.report import format_table
 from nas.report_rankers import ReportRankers, ranking_table, top_table
 from nas.run_folder import BenchmarkScore, RankingMetrics, RunFolder
 from nas.search_space import SearchSpace
+from nas.space_checks import check_fits_data, check_space, check_supernet
 from nas.searchers.base import Objective, Trial
 from nas.training import SnapshotCallback, Trainer, load_snapshots
 from nas.validation import search_budget, validate_against_space
@@ -66,6 +68,8 @@ def search_fingerprint(cfg: DictConfig) -> str:
 
     objective = cfg.get("objective", "supernet")
     parts: dict[str, Any] = {"objective": objective, "seed": int(cfg.seed), "searcher": plain(cfg.searcher)}
+    if cfg.get("latency") is not None:  # latency=table | measured: the latency_ms every constraint reads
+        parts["latency"] = plain(cfg.latency)
     if objective == "oracle":
         parts.update(benchmark=plain(cfg.benchmark), search_space=plain(cfg.search_space))
     else:
@@ -97,8 +101,11 @@ def setup(cfg: DictConfig) -> tuple[ImageDataset, SearchSpace]:
     space = instantiate(cfg.search_space)
     if not isinstance(space, SearchSpace):
         raise ConfigError(f"search_space must build a SearchSpace, got {type(space).__name__}")
+    check_space(cfg, space)  # a plugin's supernet, declared choices and cost functions: one line per problem
+    attach_latency(cfg, space)  # latency=table | measured: space.cost() gains latency_ms
     validate_against_space(cfg, space)  # e.g. cost bounds that no child meets: refused before any data is loaded
     data = instantiate(cfg.dataset)
+    check_fits_data(space, data)  # the model takes the dataset's examples and gives one logit per class
     return data, space
 
 
@@ -106,16 +113,17 @@ def train_stage(cfg: DictConfig, out: Path, data: ImageDataset, space: SearchSpa
     """Train (or resume training) the supernet in ``out``: the training method (``trainer.method``) on the
     supernet and path sampler, run by the loop (``trainer``) with the data sampler and the few-shot callback."""
     torch.manual_seed(int(cfg.seed))
-    supernet = space.build_supernet()
+    supernet = check_supernet(space, space.build_supernet())  # a plugin's stub is refused before training
     path_sampler = instantiate(cfg.path_sampler, space=space)
-    data_sampler = instantiate(cfg.data_sampler, num_examples=len(data.train))
+    method = instantiate(cfg.trainer.method, supernet=supernet, path_sampler=path_sampler)
+    train_data = method.bind_data(data.train)  # a bilevel method keeps a part for its architecture steps
+    data_sampler = instantiate(cfg.data_sampler, num_examples=len(train_data))
     few_shot = cfg.get("few_shot")
     callbacks = [instantiate(few_shot, space=space, supernet=supernet)] if few_shot is not None else []
     if snapshot_count(cfg) > 1:  # a snapshot ensemble: keep the last epochs' weights (after any split)
         callbacks.append(SnapshotCallback(snapshot_count(cfg)))
-    method = instantiate(cfg.trainer.method, supernet=supernet, path_sampler=path_sampler)
     trainer: Trainer = instantiate(
-        cfg.trainer, method=method, train_data=data.train, data_sampler=data_sampler, output_dir=str(out),
+        cfg.trainer, method=method, train_data=train_data, data_sampler=data_sampler, output_dir=str(out),
         fingerprint=training_fingerprint(cfg), callbacks=callbacks,
     )
     trainer.fit()
@@ -171,7 +179,7 @@ def oracle_objective(cfg: DictConfig) -> tuple[Oracle, SearchSpace]:
         raise ConfigError("objective=oracle needs a benchmark with ground truth: add benchmark=nb201 "
                           "(NAS-Bench-201, every cell), or search a trained supernet with objective=supernet")
     oracle = oracle.on_own_space()
-    space = oracle.space
+    space = attach_latency(cfg, oracle.space)  # latency=table | measured: space.cost() gains latency_ms
     if len(oracle) < space.size:
         raise ConfigError(f"the oracle {type(oracle).__name__} knows {len(oracle):,} of the {space.size:,} "
                           "architectures of its search space, so a searcher would propose unknown ones: "

@@ -359,7 +359,8 @@ SCHEMA: dict[str, Rule] = {
     "searcher.storage": Text(nullable=True),
     "searcher.study_name": Text(),
     "searcher.constraints": Section(nullable=True),
-    **{f"searcher.constraints.{k}": _BOUND for k in ("max_params", "min_params", "max_flops", "min_flops")},
+    **{f"searcher.constraints.{k}": _BOUND for k in ("max_params", "min_params", "max_flops", "min_flops",
+                                                     "max_latency_ms", "min_latency_ms")},
     # benchmark (ground truth)
     "benchmark.oracle": Section(nullable=True),
     "benchmark.max_cells": Int(low=1, nullable=True),
@@ -427,6 +428,28 @@ SCHEMA: dict[str, Rule] = {
     "held_out.ks": ListOf(Int(low=1)),
     "held_out.splits": Int(low=1),
     "markdown": Text(nullable=True),
+    # nas export / nas retrain (nas.export, nas.retrain)
+    "arch": Text(nullable=True),
+    "rank": Int(low=1, nullable=True),
+    "export.dir": Text(nullable=True),
+    "export.bn_policy": Choice(("recalibrate", "running_stats")),
+    "export.check_images": Int(low=2),
+    "export.onnx_tolerance": Number(low=0),
+    "export.opset": Int(low=9),
+    "init": Choice(("scratch", "inherited")),
+    "retrain.dir": Text(nullable=True),
+    "retrain.checkpoint_every": Int(low=0),
+    "retrain.tensorboard": Bool(),
+    # nas latency build (nas.latency)
+    "meter.batch_size": Int(low=1),
+    "meter.threads": Int(low=1),
+    "meter.warmup": Int(low=0),
+    "meter.repeats": Int(low=1),
+    "meter.device": Device(),
+    "meter.statistic": Choice(("median", "min")),
+    "build.patience": Int(low=1),
+    "build.max_samples": Int(low=1),
+    "build.calibration": Int(low=0),
 }
 """Dotted key -> rule. A rule on a key applies in every app whose config has that key."""
 

@@ -7,22 +7,30 @@ Path samplers, data samplers and callbacks hear the same hooks (``TrainingHooks`
 See docs/architecture.md, "Training methods".
 """
 
+from nas.training.architecture_search import ArchitectureSearch
+from nas.training.bilevel import Bilevel
 from nas.training.budget import TrainingBudget
+from nas.training.controller import ControllerTraining
 from nas.training.execution import Execution, resolve_device
 from nas.training.feedback import MEASUREMENTS, StepFeedback
 from nas.training.hooks import TrainingHooks
 from nas.training.loop import Trainer, TrainerCallback, TrainState
 from nas.training.method import Batch, StepOutput, TrainingMethod
 from nas.training.one_shot import OneShot
+from nas.training.rarts import RARTS
 from nas.training.optimization import Optimization, cosine_schedule
 from nas.training.snapshots import SnapshotCallback, load_snapshots, snapshot_epochs
 
 __all__ = [
     "MEASUREMENTS",
+    "ArchitectureSearch",
     "Batch",
+    "Bilevel",
+    "ControllerTraining",
     "Execution",
     "OneShot",
     "Optimization",
+    "RARTS",
     "StepFeedback",
     "SnapshotCallback",
     "StepOutput",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 class OneShot(TrainingMethod):
     """Each step: the children ``path_sampler.sample(step)`` picks, each trained on the batch with ``loss``
-    (summed, or averaged with ``child_loss="mean"``) and back-propagated into one gradient; then
+    (summed, or averaged with ``child_loss="mean"``; each times the sampler's ``loss_scales(step)`` factor when it
+    gives one) and back-propagated into one gradient; then
     clipping and one optimizer and schedule step (``optimization``).
 
     In-place distillation (``distillation``, a ``nas.losses.DistillationLoss``) needs a path sampler whose
@@ -49,11 +50,18 @@ class OneShot(TrainingMethod):
         2
     """
 
+    trains_controller: ClassVar[bool] = False
+    """Whether the method trains a learned path sampler (``PathSampler.learns_from_reward``)."""
+
     def __init__(self, supernet: Supernet, path_sampler: PathSampler, optimization: Optimization,
                  loss: LabelLoss | None = None, distillation: DistillationLoss | None = None,
                  child_loss: str = "sum"):
         if child_loss not in ("sum", "mean"):
             raise ConfigError(f"child_loss must be 'sum' or 'mean', got {child_loss!r}")
+        if getattr(path_sampler, "learns_from_reward", False) and not self.trains_controller:
+            raise ConfigError(
+                f"{type(path_sampler).__name__} is a learned sampler that only a controller method trains; "
+                f"{type(self).__name__} would leave it untrained: use method=enas (nas.training.ControllerTraining)")
         if distillation is not None and not path_sampler.teacher_first:
             raise ConfigError(
                 f"distillation ({distillation!r}) needs a path sampler whose first child is the teacher; "
@@ -103,13 +111,17 @@ class OneShot(TrainingMethod):
     def training_step(self, step: int, batch: Batch, needs: frozenset[str]) -> StepOutput:
         lr = self.optimizer.param_groups[0]["lr"]
         archs = self.path_sampler.sample(step)
+        factors = self.path_sampler.loss_scales(step) or [1.0] * len(archs)
+        if len(factors) != len(archs):
+            raise ConfigError(f"{type(self.path_sampler).__name__}.loss_scales({step}) gave {len(factors)} factors "
+                              f"for {len(archs)} children: one per child of sample({step})")
         self.supernet.train()
         self.optimizer.zero_grad(set_to_none=True)
         x, y = batch.x, batch.y
         losses, correct, kept = [], 0, []
         scale = 1.0 / len(archs) if self.child_loss == "mean" else 1.0
         soft_labels = None  # the teacher's detached logits, with in-place distillation
-        for arch in archs:
+        for arch, factor in zip(archs, factors):
             with self.execution.autocast():
                 logits = self.supernet(x, arch)
                 if soft_labels is None:
@@ -118,7 +130,7 @@ class OneShot(TrainingMethod):
                         soft_labels = logits.detach().float()
                 else:
                     loss = self.distillation(logits, soft_labels)
-            self.execution.backward(loss * scale)
+            self.execution.backward(loss * (scale * factor))
             losses.append(float(loss.detach()))
             correct += int((logits.argmax(1) == y).sum())
             if "logits" in needs or "example_losses" in needs:

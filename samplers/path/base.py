@@ -30,6 +30,9 @@ class PathSampler(TrainingHooks, ABC):
     """
 
     teacher_first: ClassVar[bool] = False
+    learns_from_reward: ClassVar[bool] = False
+    """True for a learned sampler (ENAS' controller: ``propose`` / ``reinforce``) that only a controller training
+    method (``nas.training.ControllerTraining``) trains; plain one-shot training refuses it."""
 
     def __init__(self, space: SearchSpace, seed: int = 0):
         self.space = space
@@ -42,6 +45,12 @@ class PathSampler(TrainingHooks, ABC):
     @abstractmethod
     def sample(self, step: int) -> list[Architecture]:
         """The children to train at ``step`` (one or more)."""
+
+    def loss_scales(self, step: int) -> list[float] | None:
+        """The factor of each child's loss at ``step``, in the order of ``sample(step)`` (a pure function of the
+        step, like ``sample``), or None: every child's loss counts fully. Delayed ε-shrinking (the sandwich
+        sampler's ``ramp_epochs``) ramps its subnets' factors up from 0."""
+        return None
 
     def set_supernet(self, supernet: Supernet) -> None:
         """The supernet being trained; samplers that use its declared structure (``option_parameters()``)

@@ -42,16 +42,19 @@ def shipped_configs() -> list[tuple[str, list[str]]]:
     The i-th composition of an app takes the i-th choice of each of its groups (fewer compositions than
     one per choice: Hydra's compose is slow); experiments set choices of other groups, so each is alone.
     """
-    cases = [("run", []), ("search", []), ("train", []), ("bench_build", []), ("leaderboard", []), ("rank", [])]
+    cases = [("run", []), ("search", []), ("train", []), ("bench_build", []), ("leaderboard", []), ("rank", []),
+             ("export", ["run_dir=x"]), ("retrain", ["run_dir=x"]), ("latency_build", [])]
     groups = {"run": ["dataset", "search_space", "path_sampler", "data_sampler", "trainer", "method", "distillation",
                       "few_shot", "evaluator", "searcher", "benchmark", "preset"],
-              "bench_build": ["recipe"], "leaderboard": ["board"]}
+              "bench_build": ["recipe"], "leaderboard": ["board"], "retrain": ["recipe"], "search": ["latency"]}
     for app, names in groups.items():
         choices = {group: sorted(p.stem for p in (Path(CONF_DIR) / group).glob("*.yaml")) for group in names}
         for i in range(max(len(c) for c in choices.values())):
             overrides = [f"{group}={c[i]}" for group, c in choices.items() if i < len(c)]
             if "search_space=plugin" in overrides:
                 overrides.append("search_space.name=nb201")
+            if app == "retrain":
+                overrides.append("run_dir=x")  # the run folder to read is required
             cases.append((app, overrides))
     cases += [("run", [f"experiment={p.stem}"]) for p in sorted((Path(CONF_DIR) / "experiment").glob("*.yaml"))]
     return cases

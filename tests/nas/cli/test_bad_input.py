@@ -54,10 +54,10 @@ def trained_files(root: Path) -> list[Path]:
      ["error: search.budget=0: out of range; use an integer >= 1"]),
     (["run", "path_sampler=nope"],
      ["error: path_sampler=nope: no config 'nope' in group 'path_sampler'; "
-      "choose one of cost_bucket, distinct, pada, sandwich, strict_fair, uniform"]),
+      "choose one of cost_bucket, deps, distinct, enas, enas_buffer, pada, sandwich, shiftnas, strict_fair, uniform"]),
     (["run", "-m", "+searcher=random,nope"],
      ["error: +searcher=random,nope: no config 'nope' in group 'searcher'; "
-      "choose one of constrained_evolution, evolution, nsga2, optuna, random, tpe"]),
+      "choose one of constrained_evolution, epnas, evolution, nsga2, optuna, random, tpe"]),
 ])
 def test_a_bad_value_is_one_line_and_exit_2_before_any_data_or_training(args, expected, tmp_path, monkeypatch,
                                                                          capsys):

@@ -129,7 +129,8 @@ def test_unknown_config_choice_names_it_and_the_options(tmp_path):
     done = nas("run", "path_sampler=nope", *SMOKE, cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.splitlines() == ["error: path_sampler=nope: no config 'nope' in group 'path_sampler'; "
-                                        "choose one of cost_bucket, distinct, pada, sandwich, strict_fair, uniform"]
+                                        "choose one of cost_bucket, deps, distinct, enas, enas_buffer, pada, sandwich, shiftnas, "
+                                        "strict_fair, uniform"]
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").rglob("*.pt"))
 
 

@@ -10,8 +10,12 @@ import pytest
 MODULES = [
     "nas.training.budget", "nas.training.feedback", "nas.training.hooks", "nas.training.execution",
     "nas.training.optimization", "nas.training.one_shot", "nas.training.loop", "nas.training.snapshots",
+    "nas.training.bilevel", "nas.training.rarts", "nas.training.held_out",
     "samplers.path.uniform", "samplers.path.strict_fair", "samplers.path.cost_bucket", "samplers.path.pada",
     "samplers.data.uniform", "samplers.data.pada", "samplers.ramp",
+    "nas.training.controller", "samplers.shrinking", "samplers.path.controller", "samplers.path.enas",
+    "samplers.path.controller_analysis", "samplers.path.complexity_bins", "samplers.path.arch_generator",
+    "samplers.path.shiftnas",
 ]
 
 
