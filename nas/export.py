@@ -94,13 +94,14 @@ def choose_child(space: SearchSpace, ranking: Sequence[RankedChild], arch: str |
 
 def chosen_child_of_run(cfg: Any) -> tuple[SourceRun, SearchSpace, Architecture, RankedChild | None]:
     """What ``nas export`` and ``nas retrain`` start from: the run folder ``cfg.run_dir`` (refused without a trained
-    supernet), its search space and the child that ``cfg.arch`` / ``cfg.rank`` name, checked before any weights or
-    data load; ``cfg.threads`` (when set) applies to torch."""
+    supernet), its search space and the child that ``cfg.arch`` / ``cfg.rank`` name (``rank`` in the order that
+    ``cfg.ranking`` chooses: the one the run printed, or the supernet's own), checked before any weights or data
+    load; ``cfg.threads`` (when set) applies to torch."""
     from hydra.utils import instantiate
 
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
-    source = SourceRun.of(cfg.run_dir)
+    source = SourceRun.of(cfg.run_dir, str(cfg.get("ranking") or "combined"))
     space = instantiate(source.trained.search_space)
     arch, row = choose_child(space, source.ranking, cfg.arch, cfg.rank)
     return source, space, arch, row

@@ -125,6 +125,9 @@ def top_table(ordered: Sequence[tuple[Trial, float]], top_k: int = 10) -> str:
     head = f"{'rank':>4}  {'architecture':<{width}}  {'mean rank':>9}  {'acc %':>6}  {'params':>8}  {'MFLOPs':>7}"
     lines = [f"{i + 1:>4}  {str(t.arch):<{width}}  {score:9.1f}  {t.score:6.2f}  {t.cost.get('params', 0):8,d}  "
              f"{t.cost.get('flops', 0) / 1e6:7.2f}" for i, (t, score) in enumerate(rows)]
+    if rows and all("latency_ms" in t.cost for t, _ in rows):  # latency=table | measured (nas.latency)
+        head += f"  {'ms':>7}"
+        lines = [f"{line}  {t.cost['latency_ms']:7.3f}" for line, (t, _) in zip(lines, rows)]
     return "\n".join([head, *lines])
 
 

@@ -37,7 +37,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from nas.atomic import write_text_atomic
 from nas.csv_file import write_csv
-from nas.errors import NASError, RunFolderError
+from nas.errors import ConfigError, NASError, RunFolderError
 from nas.file_lock import FileLock, LockHolder
 
 if TYPE_CHECKING:
@@ -303,6 +303,10 @@ class RunFolder:
         return self.path / "ranked_children.csv"
 
     @property
+    def combined_ranking(self) -> Path:
+        return self.path / "combined_ranking.json"
+
+    @property
     def benchmark_scores(self) -> Path:
         return self.path / "benchmark_scores.json"
 
@@ -434,6 +438,29 @@ class RunFolder:
 
     def read_ranking(self) -> list[RankedChild]:
         return self._read_rows(self.ranked_children, RankedChild.from_json)
+
+    # -- combined_ranking.json -------------------------------------------------------------------------------
+    def write_combined_ranking(self, ranker: str | None, ordered: Sequence[tuple[Trial, float]]) -> None:
+        """The children in the order of the run's combined ranker (``ranker``: its name; ``ordered``: each child
+        with its mean rank, best first), the order `nas run` prints; rows are ``RankedChild`` (their score the
+        supernet's accuracy) plus ``mean_rank``. No combination (``ordered`` empty): the file is removed."""
+        if not ordered:
+            self.combined_ranking.unlink(missing_ok=True)
+            return
+        rows = [{**RankedChild(i + 1, str(t.arch), round(t.score, 4), t.cost.get("params"), t.cost.get("flops"))
+                 .to_json(), "mean_rank": round(float(mean_rank), 4)} for i, (t, mean_rank) in enumerate(ordered)]
+        self._write_json(self.combined_ranking, {"ranker": ranker, "children": rows})
+
+    def read_combined_ranking(self) -> tuple[str, list[RankedChild]] | None:
+        """``(ranker name, children in its order)``, or None when the run combined no rankers."""
+        if not self.combined_ranking.is_file():
+            return None
+        record = self._read_json(self.combined_ranking)
+        try:
+            return str(record["ranker"]), [RankedChild.from_json(row) for row in record["children"]]
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise RunFolderError(f"{self.combined_ranking} is unreadable ({type(exc).__name__}: {exc}): delete it "
+                                 "and rerun the command that wrote it") from None
 
     # -- benchmark_scores.json, ranking_metrics.json, supernet_vs_truth.png --------------------------------
     def write_benchmark_scores(self, scores: Sequence[BenchmarkScore]) -> None:
@@ -762,9 +789,15 @@ class SourceRun:
     trained: DictConfig
     evaluator: DictConfig
     ranking: list[RankedChild]
+    ranked_by: str = "supernet accuracy"   # the order of ``ranking``: a combined ranker's name, or the score's
+    name_prefix: str = ""                  # "supernet-" when ``ranking`` is not the order the run printed
 
     @classmethod
-    def of(cls, path: str | Path) -> SourceRun:
+    def of(cls, path: str | Path, order: str = "combined") -> SourceRun:
+        """The run folder ``path``, its children in the order the run printed (``order="combined"``: its combined
+        ranker's, where it has one) or in the supernet's own (``order="supernet"``: ``ranked_children.json``)."""
+        if order not in ("combined", "supernet"):
+            raise ConfigError(f"ranking={order!r}: choose combined (the order `nas run` printed) or supernet")
         folder = RunFolder(path)
         if not folder.path.is_dir():
             raise RunFolderError(f"run_dir={folder.path} does not exist: point it at the folder of a finished "
@@ -783,7 +816,13 @@ class SourceRun:
             train_dir = Path(saved[SEARCH_KEY])
             trained = RunFolder(train_dir).trained_config()
         ranking = folder.read_ranking() if folder.ranked_children.is_file() else []
-        return cls(folder, train_dir, trained, saved.evaluator, ranking)
+        score = ranking[0].score_key.replace("_", " ") if ranking else "supernet accuracy"
+        combined = folder.read_combined_ranking()
+        if combined is None:
+            return cls(folder, train_dir, trained, saved.evaluator, ranking, score)
+        if order == "combined":
+            return cls(folder, train_dir, trained, saved.evaluator, combined[1], combined[0])
+        return cls(folder, train_dir, trained, saved.evaluator, ranking, score, "supernet-")
 
 
 # -- retrain folders (`nas retrain`) -----------------------------------------------------------------------------
@@ -810,6 +849,7 @@ class RetrainSummary:
     seeds: list[dict[str, Any]]      # per seed: seed, accuracy (on eval_split), train_accuracy, seconds, steps
     eval_split: str = "test"
     source: dict[str, Any] = field(default_factory=dict)
+    ranked_by: str | None = None     # the order ``rank`` counts in (nas.run_folder.SourceRun.ranked_by)
 
     def to_json(self) -> dict[str, Any]:
         return _record(self)

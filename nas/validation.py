@@ -431,6 +431,7 @@ SCHEMA: dict[str, Rule] = {
     # nas export / nas retrain (nas.export, nas.retrain)
     "arch": Text(nullable=True),
     "rank": Int(low=1, nullable=True),
+    "ranking": Choice(("combined", "supernet")),
     "export.dir": Text(nullable=True),
     "export.bn_policy": Choice(("recalibrate", "running_stats")),
     "export.check_images": Int(low=2),

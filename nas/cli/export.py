@@ -28,7 +28,7 @@ def main(cfg: DictConfig) -> None:
     valid = data.valid.head(evaluator.valid_size)
     exported_accuracy = accuracy(model, valid.x, valid.y)
     if row is not None:
-        name = f"rank{row.rank}"
+        name = f"{source.name_prefix}rank{row.rank}"
     else:
         name = "arch-" + hashlib.sha256(str(arch).encode()).hexdigest()[:10]
     folder = Path(cfg.export.dir) if cfg.export.dir else source.folder.path / "export" / name
@@ -36,7 +36,8 @@ def main(cfg: DictConfig) -> None:
               "arch": str(arch),
               "dataset": OmegaConf.to_container(source.trained.dataset, resolve=True)}
     provenance = {"run_dir": str(source.folder.path), "train_dir": str(source.train_dir),
-                  "rank": row.rank if row else None, "children_ranked": len(source.ranking),
+                  "rank": row.rank if row else None, "ranked_by": source.ranked_by,
+                  "children_ranked": len(source.ranking),
                   row.score_key if row else "supernet_accuracy": row.score if row else None,
                   "exported_valid_accuracy": round(exported_accuracy, 4), "valid_images": len(valid),
                   "bn_policy": cfg.export.bn_policy}
@@ -44,7 +45,8 @@ def main(cfg: DictConfig) -> None:
                             tolerance=float(cfg.export.onnx_tolerance), opset=int(cfg.export.opset),
                             source=provenance)
     files = ExportFolder(folder)
-    where = f"rank {row.rank} of {len(source.ranking)}" if row else "an architecture outside the ranking"
+    where = (f"rank {row.rank} of {len(source.ranking)} by {source.ranked_by}" if row
+             else "an architecture outside the ranking")
     score = f"supernet accuracy {row.score:.2f}%, " if row and row.score_key == "supernet_accuracy" else ""
     errors = manifest.max_abs_error
     shape = "x".join(str(s) for s in manifest.input_shape)

@@ -29,7 +29,7 @@ def main(cfg: DictConfig) -> None:
     source, space, arch, row = chosen_child_of_run(cfg)  # no trained supernet, a bad arch / rank: before any data
     recipe = instantiate(cfg.recipe)
     recipe_name = HydraConfig.get().runtime.choices.get("recipe") or "recipe"
-    name = f"rank{row.rank}" if row is not None else "arch-" + hashlib.sha256(str(arch).encode()).hexdigest()[:10]
+    name = f"{source.name_prefix}rank{row.rank}" if row is not None else "arch-" + hashlib.sha256(str(arch).encode()).hexdigest()[:10]
     folder = RetrainFolder(cfg.retrain.dir or source.folder.path / "retrain" / f"{name}-{recipe_name}-{cfg.init}")
     device = resolve_device(str(cfg.device))
     load_data = lambda: instantiate(source.trained.dataset)  # noqa: E731
@@ -63,6 +63,7 @@ def main(cfg: DictConfig) -> None:
             arch=str(arch), init=str(cfg.init), recipe_name=recipe_name, recipe=recipe_fields,
             score_key=row.score_key if row else None, score=row.score if row else None,
             rank=row.rank if row else None, ranked_children=len(source.ranking), seeds=results,
+            ranked_by=source.ranked_by if row else None,
             eval_split=recipe.eval_split,
             source={"run_dir": str(source.folder.path), "train_dir": str(source.train_dir),
                     "dataset": OmegaConf.to_container(source.trained.dataset, resolve=True)})
@@ -73,7 +74,8 @@ def main(cfg: DictConfig) -> None:
 def report(summary: RetrainSummary, folder: RetrainFolder) -> str:
     """The retrained seeds' accuracies, their mean, and the child's supernet score and rank."""
     split = summary.eval_split
-    where = (f"rank {summary.rank} of {summary.ranked_children}" if summary.rank is not None
+    by = f" by {summary.ranked_by}" if summary.ranked_by else ""
+    where = (f"rank {summary.rank} of {summary.ranked_children}{by}" if summary.rank is not None
              else "an architecture outside the ranking")
     lines = [f"retrained {where}: {summary.arch}",
              f"recipe {summary.recipe_name} ({summary.recipe['epochs']} epochs on {summary.recipe['train_size']:,} "
@@ -88,7 +90,7 @@ def report(summary: RetrainSummary, folder: RetrainFolder) -> str:
     if summary.score is not None:
         what = "supernet accuracy" if summary.score_key == "supernet_accuracy" else summary.score_key
         lines.append(f"its {what} in the run: {summary.score:.2f}% (rank {summary.rank} of "
-                     f"{summary.ranked_children})")
+                     f"{summary.ranked_children}{by})")
     lines.append(f"summary:     {folder.summary}")
     lines.append(f"tensorboard: tensorboard --logdir {folder.path}")
     return "\n".join(lines)

@@ -56,6 +56,7 @@ def main(cfg: DictConfig) -> RunResult:
         result.ranking, result.baselines, result.benchmark_seconds = benchmark_stage(cfg, out, space, evaluator,
                                                                                      rankers)
         result.combined, result.combined_name = rankers.order(trials), rankers.combined_name
+        folder.write_combined_ranking(result.combined_name, result.combined)  # the order nas export counts in
         if result.ranking is not None:
             board = cfg.report.leaderboard
             result.verdict = verdict(result.ranking, result.baselines, leaderboard_tau(board.csv, board.row),
@@ -79,7 +80,11 @@ def main(cfg: DictConfig) -> RunResult:
         if result.verdict:
             print(result.verdict)
     print(f"\nreport:      {report}")
-    print(f"ranking:     {folder.ranked_children_csv}")
+    if result.combined:
+        print(f"ranking:     {folder.combined_ranking} (the order above: nas export / nas retrain rank=k count in it)")
+        print(f"             {folder.ranked_children_csv} (the supernet's own order: ranking=supernet)")
+    else:
+        print(f"ranking:     {folder.ranked_children_csv}")
     print(f"checkpoint:  {trainer.checkpoint_path}")
     print(f"tensorboard: tensorboard --logdir {folder.tensorboard}")
     print(f"total time:  {time.perf_counter() - started:.0f} s")

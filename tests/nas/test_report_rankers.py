@@ -50,6 +50,24 @@ def test_the_combined_ranker_orders_the_searched_children_by_their_mean_rank():
     assert ReportRankers({"effective_params": effective}).order(trials) == []   # no combination: no reordering
 
 
+def test_the_combined_order_is_kept_in_the_run_folder_and_shows_latency_when_every_child_has_it(tmp_path):
+    from nas.run_folder import RunFolder
+
+    trials = [Trial(i, c, float(s), {**SPACE.cost(c), "latency_ms": 0.25 + i / 100})
+              for i, (c, s) in enumerate(zip(CELLS, np.linspace(90, 60, 12)))]
+    ordered = ReportRankers({"params": CostRanker(SPACE, "params", effective=True)}, combined=["params"]).order(trials)
+    table = top_table(ordered, 2).splitlines()
+    assert table[0].split()[-1] == "ms" and table[1].split()[-1] == f"{ordered[0][0].cost['latency_ms']:.3f}"
+    folder = RunFolder(tmp_path)
+    folder.write_combined_ranking("supernet + params (mean rank)", ordered)
+    name, rows = folder.read_combined_ranking()
+    assert name == "supernet + params (mean rank)" and [r.rank for r in rows] == list(range(1, 13))
+    assert [r.arch for r in rows] == [str(t.arch) for t, _ in ordered]
+    assert [r.score for r in rows] == [round(t.score, 4) for t, _ in ordered]  # the supernet's accuracy
+    folder.write_combined_ranking(None, [])  # a rerun without a combination leaves no stale order behind
+    assert folder.read_combined_ranking() is None
+
+
 def test_rankers_come_from_conf_ranker_and_need_images_only_when_they_are_given():
     cfg = OmegaConf.create({"seed": 0, "report": {"free_rankers": ["params", "synflow"], "combined": ["synflow"],
                                                   "bootstrap": {"resamples": 50, "confidence": 0.9}}})

@@ -39,9 +39,10 @@ def nas_export(monkeypatch, capsys, cwd, *args: str) -> tuple[int, str, list[str
 def test_export_writes_checked_files_and_says_how_to_load_them(smoke_run, tmp_path, monkeypatch, capsys):
     code, out, err = nas_export(monkeypatch, capsys, tmp_path, f"run_dir={smoke_run}", "rank=2")
     assert code == 0 and not err, err
-    best = RunFolder(smoke_run).read_ranking()[1]
+    ranker, combined = RunFolder(smoke_run).read_combined_ranking()  # the order `nas run` printed
+    best = combined[1]
     folder = ExportFolder(smoke_run / "export" / "rank2")
-    assert f"exported rank 2 of 12: {best.arch}" in out
+    assert f"exported rank 2 of 12 by {ranker}: {best.arch}" in out
     assert f"supernet accuracy {best.score:.2f}%, exported model {best.score:.2f}% on 256 valid images" in out
     for path in (folder.state_dict, folder.torchscript, folder.onnx, folder.manifest):
         assert str(path) in out and path.is_file()
@@ -54,6 +55,29 @@ def test_export_writes_checked_files_and_says_how_to_load_them(smoke_run, tmp_pa
         torch.testing.assert_close(torch.from_numpy(session.run(["logits"], {"images": images.numpy()})[0]),
                                    nas.export.load_model(folder.path)(images), rtol=1e-5, atol=1e-5)
     assert sorted(p.name for p in (smoke_run / "export").iterdir()) == ["rank2"]
+
+
+def test_the_default_child_is_the_one_nas_run_printed_first_and_ranking_supernet_takes_the_supernets_order(
+        smoke_run, tmp_path, monkeypatch, capsys):
+    folder = RunFolder(smoke_run)
+    ranker, combined = folder.read_combined_ranking()
+    supernet_order = folder.read_ranking()
+    assert ranker == "supernet + effective_params + synflow (mean rank)"
+    assert sorted(c.arch for c in combined) == sorted(r.arch for r in supernet_order)
+    assert [c.arch for c in combined] != [r.arch for r in supernet_order]  # the orders differ on this run
+    code, out, _ = nas_export(monkeypatch, capsys, tmp_path, f"run_dir={smoke_run}")
+    assert code == 0 and f"exported rank 1 of 12 by {ranker}: {combined[0].arch}" in out
+    assert ExportFolder(smoke_run / "export" / "rank1").read_config()["arch"] == combined[0].arch
+    code, out, _ = nas_export(monkeypatch, capsys, tmp_path, f"run_dir={smoke_run}", "ranking=supernet", "rank=3")
+    assert code == 0 and f"exported rank 3 of 12 by supernet accuracy: {supernet_order[2].arch}" in out
+    manifest = ExportFolder(smoke_run / "export" / "supernet-rank3").read_manifest()
+    assert manifest.source["ranked_by"] == "supernet accuracy" and manifest.source["rank"] == 3
+    old_run = tmp_path / "old_run"  # a folder from before combined_ranking.json: the supernet's order, as then
+    shutil.copytree(smoke_run, old_run, ignore=shutil.ignore_patterns("export"))
+    (old_run / "combined_ranking.json").unlink()
+    code, out, _ = nas_export(monkeypatch, capsys, tmp_path, f"run_dir={old_run}")
+    assert code == 0 and f"exported rank 1 of 12 by supernet accuracy: {supernet_order[0].arch}" in out
+    assert (old_run / "export" / "rank1").is_dir()
 
 
 def test_bad_inputs_are_one_line_and_exit_2_with_no_files(smoke_run, tmp_path, monkeypatch, capsys):
