@@ -386,6 +386,7 @@ SCHEMA: dict[str, Rule] = {
     "launcher": Choice(("basic", "joblib")),
     "jobs": Int(low=1),
     "only": ListOf(Text(), nullable=True),
+    "rerun": ListOf(Text()),
     "run_overrides": ListOf(Text()),
     "rows": MapOf(ListOf(Text())),
     "budget_curve": Section(nullable=True),

@@ -184,9 +184,14 @@ def main(cfg: DictConfig) -> None:
     check_board(cfg, [*cfg.rows, *rescores])
     selected = selected_rows(cfg, plan, rescores)  # `only` limits what runs; the board collects every row
 
-    def todo(name: str) -> list[int]:
+    rerun = set(cfg.get("rerun") or [])
+    if rerun - {name for name, _ in plan}:
+        raise ConfigError(f"rerun={sorted(rerun - {name for name, _ in plan})} names no trained row; rows are "
+                          f"{[name for name, _ in plan]}")
+
+    def todo(name: str) -> list[int]:  # an archived run counts as finished, unless its row is in `rerun`
         return [s for s in seeds if not RunFolder(runs_dir / name / f"seed{s}").summary.exists()
-                and not archive_path(cfg, name, s).is_file()]  # an archived run counts as finished
+                and (name in rerun or not archive_path(cfg, name, s).is_file())]
 
     for name, overrides in selected:
         if name not in rescores and todo(name) and cfg.mode == "run":

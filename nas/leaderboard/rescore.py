@@ -92,7 +92,8 @@ def check_weights(weights: Path, folder: Path) -> None:
         raise ConfigError(f"{folder} has no checkpoint to score the table's new cells with: rerun its row")
     raise ConfigError(f"{folder} rescores the supernet of {weights}, whose checkpoint "
                       f"({RunFolder(weights).checkpoint}) is gone (an archived run keeps scores, not weights): "
-                      f"retrain the base row, e.g. `nas leaderboard only=[{Path(weights).parent.name}]`, then rerun")
+                      f"retrain the base row, e.g. `nas leaderboard only=[{Path(weights).parent.name}] "
+                      f"rerun=[{Path(weights).parent.name}]`, then rerun")
 
 
 def rescore_run(name: str, rescore: Rescore, runs_dir: Path, seed: int, benchmark: DictConfig,

@@ -75,6 +75,20 @@ def test_leaderboard_short(tmp_path):
     rerun = nas(*[a for a in collect if a != "mode=collect"], cwd=tmp_path)
     assert rerun.returncode == 0 and "running seeds" not in rerun.stdout, rerun.stdout[:500]
     assert not (tmp_path / "runs" / "leaderboard" / "spos").exists() and "[free rankers]" not in rerun.stdout
+    # ... unless `rerun` names it (to get its checkpoints back): trained again, to the same scores on this machine
+    def spos_scores() -> dict:
+        return json.loads((tmp_path / "leaderboard" / "runs" / "spos" / "seed0.json").read_text())["scores"]
+
+    archived_scores = spos_scores()
+    same_run = (f"run_overrides=['preset=smoke','trainer.epochs=2','benchmark.oracle.records={tmp_path / 'gt.jsonl'}']",
+                "threads=1")  # what build_and_rank trained it with
+    retrained = nas(*[a for a in collect if a != "mode=collect"], *same_run, "rerun=[spos]", cwd=tmp_path)
+    assert retrained.returncode == 0 and "[spos] running seeds [0]" in retrained.stdout, retrained.stderr[-2000:]
+    assert (tmp_path / "runs" / "leaderboard" / "spos" / "seed0" / "checkpoints" / "last.pt").is_file()
+    assert spos_scores() == archived_scores  # the archive rewritten from the new run: the same cell scores
+    shutil.rmtree(tmp_path / "runs")
+    unknown = nas(*collect, "rerun=[nope]", cwd=tmp_path)
+    assert unknown.returncode == 2 and "rerun=['nope'] names no trained row" in unknown.stderr
     # collecting only reads the free rankers' files: without them, no free or combined row, and a note
     shutil.rmtree(tmp_path / "leaderboard" / "free")
     bare = nas(*collect, cwd=tmp_path)
