@@ -29,6 +29,8 @@ SPACES = {
     "nb201": (NB201SearchSpace, dict(C=4, N=1, in_channels=1, num_classes=4, input_size=8, reduction="light")),
     "nb201_no_affine": (NB201SearchSpace, dict(C=4, N=1, in_channels=1, num_classes=4, input_size=8,
                                                reduction="light", bn_affine=False)),
+    "nb201_entangled": (NB201SearchSpace, dict(C=4, N=1, in_channels=1, num_classes=4, input_size=8,
+                                               reduction="light", superposition=True)),  # TangleNAS' cell
     "elastic_conv": (ElasticConvSearchSpace, dict(in_channels=1, num_classes=4, input_size=8, stem_channels=4,
                                                   stem_stride=1, stage_channels=(4, 8), stage_strides=(1, 2),
                                                   depths=(1, 2), kernel_sizes=(3, 5), expand_ratios=(2, 3),
