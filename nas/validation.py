@@ -40,6 +40,7 @@ from nas.few_shot import METHODS as SPLIT_METHODS
 from nas.search_space import SearchSpace
 from nas.searchers.constraints import Constraints
 from nas.searchers.optuna_search import COST_OBJECTIVES
+from nas.searchers.optuna_storage import check_workers
 
 
 class ConfigValueError(ConfigError):
@@ -358,6 +359,10 @@ SCHEMA: dict[str, Rule] = {
     "searcher.cost_objective": Choice(tuple(COST_OBJECTIVES), nullable=True),
     "searcher.storage": Text(nullable=True),
     "searcher.study_name": Text(),
+    "searcher.workers": Int(low=1),
+    "searcher.heartbeat_seconds": Int(low=1, nullable=True),
+    "searcher.grace_seconds": Int(low=1, nullable=True),
+    "searcher.retries": Int(low=0, nullable=True),
     "searcher.constraints": Section(nullable=True),
     **{f"searcher.constraints.{k}": _BOUND for k in ("max_params", "min_params", "max_flops", "min_flops",
                                                      "max_latency_ms", "min_latency_ms")},
@@ -499,8 +504,20 @@ def _untracked_batch_norm_needs_batch_stats(cfg: DictConfig) -> str | None:
     return None
 
 
+def _sqlite_serves_one_worker(cfg: DictConfig) -> str | None:
+    searcher = cfg.get("searcher")
+    if not isinstance(searcher, DictConfig) or "workers" not in searcher:
+        return None
+    try:
+        check_workers(searcher.get("storage"), int(searcher.workers))
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
 CROSS_CHECKS: list[Callable[[DictConfig], str | None]] = [_recalibration_needs_batches,
-                                                          _untracked_batch_norm_needs_batch_stats]
+                                                          _untracked_batch_norm_needs_batch_stats,
+                                                          _sqlite_serves_one_worker]
 """Checks of values that are fine alone but not together (run once every value alone is fine)."""
 
 

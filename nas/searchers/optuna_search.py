@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from nas.search_space import SearchSpace
 from nas.searchers.base import SearchExhausted, Searcher, Trial
 from nas.searchers.constraints import Constraints
 from nas.searchers.optuna_sampler import make_sampler
-from nas.searchers.optuna_storage import open_storage
+from nas.searchers.optuna_storage import TrialHeartbeat, check_workers, heartbeat_enabled, open_storage
 
 COST_OBJECTIVES = ("params", "flops", "latency")
 COST_KEYS = {"params": "params", "flops": "flops", "latency": "latency_ms", "latency_ms": "latency_ms"}
@@ -37,7 +38,13 @@ class OptunaSearch(Searcher):
     several processes search one study (``study_name``, loaded if it exists): start each worker
     with its own seed. Architectures already scored — by this searcher or, with a storage, by any
     worker — are told to the study with their known score (trial attribute ``cached``) and never
-    scored again. Infeasible proposals under ``constraints`` are told as PRUNED, never scored; after
+    scored again; with heartbeats, a proposal that another worker is scoring at that moment is told as PRUNED
+    (trial attribute ``running_elsewhere``). ``workers`` says how many processes share the storage: more
+    than one on SQLite is refused (use a journal file or PostgreSQL). On a database
+    (``postgresql://user@host:port/db``) each asked trial beats every ``heartbeat_seconds`` (``None``: off);
+    one whose worker died is failed after ``grace_seconds`` by the next worker that asks, and retried
+    ``retries`` times at most as a new trial with its parameters.
+    Infeasible proposals under ``constraints`` are told as PRUNED, never scored; after
     ``repair_attempts`` of them in a row a uniform feasible architecture is enqueued.
 
     Example:
@@ -55,12 +62,15 @@ class OptunaSearch(Searcher):
                  constraints: Constraints | Mapping[str, Any] | None = None,
                  sampler: str | optuna.samplers.BaseSampler = "TPESampler",
                  sampler_kwargs: Mapping[str, Any] | None = None, cost_objective: str | None = None,
-                 storage: str | Path | None = None, study_name: str = "nas-search", repair_attempts: int = 100):
+                 storage: str | Path | None = None, study_name: str = "nas-search", repair_attempts: int = 100,
+                 workers: int = 1, heartbeat_seconds: int | None = 60, grace_seconds: int | None = None,
+                 retries: int | None = 2):
         if cost_objective not in (None, *COST_KEYS):
             raise ConfigError(f"cost_objective must be one of {list(COST_OBJECTIVES)} or null, got {cost_objective!r}")
         if cost_objective in ("latency", "latency_ms") and space.latency is None:
             raise ConfigError("cost_objective=latency needs a latency model: add latency=table latency.path=<file of "
                               "`nas latency build`>, or latency=measured")
+        check_workers(storage, int(workers))
         super().__init__(space, seed, constraints)
         self.cost_objective = COST_KEYS[cost_objective] if cost_objective is not None else None
         self.repair_attempts = int(repair_attempts)
@@ -71,12 +81,14 @@ class OptunaSearch(Searcher):
         if optuna.logging.get_verbosity() == optuna.logging.INFO:
             optuna.logging.set_verbosity(optuna.logging.WARNING)  # one INFO line per trial otherwise
         self.study = optuna.create_study(
-            storage=open_storage(self.storage), sampler=make_sampler(sampler, space, self.seed, sampler_kwargs),
+            storage=open_storage(self.storage, heartbeat_seconds, grace_seconds, retries),
+            sampler=make_sampler(sampler, space, self.seed, sampler_kwargs),
             study_name=study_name, directions=directions, load_if_exists=True)
         self._check_study(directions)
         self._pending: dict[Architecture, list[optuna.Trial]] = {}
         self._study_scores: dict[Architecture, float] = {}
         self._synced: set[int] = set()
+        self._heartbeats: dict[int, TrialHeartbeat] = {}
 
     def _check_study(self, directions: list[str]) -> None:
         found = [d.name.lower() for d in self.study.directions]
@@ -97,23 +109,52 @@ class OptunaSearch(Searcher):
     # -- ask ----------------------------------------------------------------------------------------
     def ask(self) -> Architecture:
         for _ in range(self.repair_attempts):
-            trial = self.study.ask(self._distributions)
+            trial = self._ask()
             arch = self.space.make(trial.params)
             if self.is_feasible(arch):
+                if self._running_elsewhere(trial):
+                    trial.set_user_attr("running_elsewhere", True)  # another worker scores it right now
+                    self.study.tell(trial, state=TrialState.PRUNED)
+                    continue
                 return self._hold(arch, trial)
             trial.set_user_attr("infeasible", "; ".join(self.constraints.violations(self.space.cost(arch))))
             self.study.tell(trial, state=TrialState.PRUNED)
         for _ in range(10):  # the sampler keeps proposing infeasible ones: enqueue a uniform feasible one
             self.study.enqueue_trial(self._params(self.sample_new()))
-            trial = self.study.ask(self._distributions)
+            trial = self._ask()
             arch = self.space.make(trial.params)
             if self.is_feasible(arch):
                 return self._hold(arch, trial)
             self.study.tell(trial, state=TrialState.PRUNED)  # another worker took the enqueued one
         raise SearchExhausted(f"{type(self.study.sampler).__name__} proposes no feasible architecture")
 
+    def _ask(self) -> optuna.Trial:
+        """The study's next trial; with heartbeats, the trials of dead workers are failed (and retried) first."""
+        if not heartbeat_enabled(self.study._storage):
+            return self.study.ask(self._distributions)
+        with warnings.catch_warnings():  # heartbeats are experimental, and meant for Study.optimize: we beat
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+            optuna.storages.fail_stale_trials(self.study)
+            return self.study.ask(self._distributions)
+
+    def _running_elsewhere(self, trial: optuna.Trial) -> bool:
+        """Whether another worker's RUNNING trial has ``trial``'s parameters (a storage with heartbeats only).
+
+        Each worker writes its trial's parameters before it checks, so of two workers that propose one
+        architecture at once at least one sees the other's trial: the two never both score it. Only with
+        heartbeats: there a dead worker's RUNNING trial is failed and retried, not left to block its architecture.
+        """
+        if not heartbeat_enabled(self.study._storage):
+            return False
+        mine = {t._trial_id for queue in self._pending.values() for t in queue} | {trial._trial_id}
+        return any(other._trial_id not in mine and other.params == trial.params
+                   for other in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+
     def _hold(self, arch: Architecture, trial: optuna.Trial) -> Architecture:
         self._pending.setdefault(arch, []).append(trial)
+        if heartbeat_enabled(self.study._storage):
+            self._heartbeats[trial._trial_id] = TrialHeartbeat(self.study._storage, trial._trial_id)
         return arch
 
     def _params(self, arch: Architecture) -> dict[str, Any]:
@@ -143,6 +184,9 @@ class OptunaSearch(Searcher):
             if cached:
                 trial.set_user_attr("cached", True)
             self.study.tell(trial, values)
+            beat = self._heartbeats.pop(trial._trial_id, None)
+            if beat is not None:
+                beat.stop()
         elif arch not in self._study_scores:
             self.study.add_trial(optuna.trial.create_trial(
                 params=self._params(arch), distributions=self._distributions, values=values))
@@ -182,4 +226,7 @@ class OptunaSearch(Searcher):
         if self.storage is not None:
             self._sync()
         self._pending.clear()
+        for beat in self._heartbeats.values():
+            beat.stop()
+        self._heartbeats.clear()
         super().load_state_dict(state)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +19,18 @@ JOURNAL_NAME = "optuna_journal.log"
 """The journal file a run folder gets when ``searcher.storage`` is null."""
 
 
-def open_storage(url: str | os.PathLike | None) -> optuna.storages.BaseStorage | None:
+def open_storage(url: str | os.PathLike | None, heartbeat_seconds: int | None = None,
+                 grace_seconds: int | None = None, retries: int | None = 2) -> optuna.storages.BaseStorage | None:
     """The storage behind ``url``; ``None`` keeps the study in memory (one process).
 
     - a path (optionally ``journal:PATH``): an Optuna ``JournalStorage`` file that several worker
       processes append to (file locks; works on local and network file systems; see ``UnsyncedJournalFile``);
-    - a database URL with ``://`` (``sqlite:///study.db``, ``postgresql://...``): ``RDBStorage``.
+    - a database URL with ``://`` (``sqlite:///study.db``, ``postgresql://user@host:port/db``): ``RDBStorage``
+      (``postgresql://`` is opened with the psycopg 3 driver, the ``postgresql`` extra).
+
+    On a database, ``heartbeat_seconds`` (``None``: off) turns on Optuna's heartbeats: a trial whose worker has
+    not beaten for ``grace_seconds`` (default twice the interval) is failed by the next worker that asks, and
+    retried (``retries`` times at most, ``None``: without limit) as a new trial with the same parameters.
 
     A storage that cannot be opened is a ConfigError that names the URL and the fix.
 
@@ -37,7 +46,7 @@ def open_storage(url: str | os.PathLike | None) -> optuna.storages.BaseStorage |
         return None
     text = str(url)
     if "://" in text:
-        return _database(text)
+        return _database(text, heartbeat_seconds, grace_seconds, retries)
     return _journal(Path(text.removeprefix("journal:")).expanduser())
 
 
@@ -58,18 +67,118 @@ def _journal(path: Path) -> optuna.storages.BaseStorage:
                           "journal to start the study afresh") from None
 
 
-def _database(url: str) -> optuna.storages.BaseStorage:
-    fix = "check the URL (sqlite:///relative.db, sqlite:////absolute/path.db, postgresql://user@host/db)"
+POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
+"""URL schemes opened with SQLAlchemy's psycopg (version 3) dialect."""
+
+
+def is_sqlite(url: str | os.PathLike | None) -> bool:
+    """Whether ``url`` names an SQLite database (one writer at a time: not for parallel workers)."""
+    return url is not None and str(url).startswith("sqlite:")
+
+
+def check_workers(url: str | os.PathLike | None, workers: int) -> None:
+    """Refuse a storage that cannot serve ``workers`` processes: an SQLite file (locks, no heartbeats) or none."""
+    if workers <= 1:
+        return
+    if is_sqlite(url):
+        raise ConfigError(f"searcher.storage={url} with searcher.workers={workers}: SQLite serves one worker at a "
+                          "time; use a journal file (searcher.storage=/shared/folder/study.log) or PostgreSQL "
+                          "(searcher.storage=postgresql://user@host:5432/db), or searcher.workers=1")
+
+
+def sqlalchemy_url(url: str) -> str:
+    """``url`` with ``postgresql://`` (or ``postgres://``) mapped to the psycopg 3 driver; others unchanged.
+
+    Example:
+        >>> sqlalchemy_url("postgresql://nas@db:5432/search")
+        'postgresql+psycopg://nas@db:5432/search'
+        >>> sqlalchemy_url("sqlite:///study.db")
+        'sqlite:///study.db'
+    """
+    for scheme in POSTGRESQL_SCHEMES:
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme):]
+    return url
+
+
+def _database(url: str, heartbeat_seconds: int | None = None, grace_seconds: int | None = None,
+              retries: int | None = 2) -> optuna.storages.BaseStorage:
+    fix = "check the URL (sqlite:///relative.db, sqlite:////absolute/path.db, postgresql://user@host:port/db)"
     if url.startswith("sqlite:///"):
         path = Path(url[len("sqlite:///"):])
         if str(path) not in ("", ":memory:") and not path.parent.is_dir():
             raise ConfigError(f"cannot open Optuna storage {url!r}: folder {path.parent} does not exist; "
                               f"create it or {fix}")
-    try:
-        return optuna.storages.RDBStorage(url)
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-        raise ConfigError(f"cannot open Optuna storage {url!r} ({type(exc).__name__}: {first}); {fix}") from None
+    target = sqlalchemy_url(url)
+    if target.startswith("postgresql+psycopg://"):
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            raise ConfigError(f"Optuna storage {url!r} needs the psycopg driver: pip install -e '.[postgresql]'"
+                              ) from None
+    for attempt in range(5):
+        try:
+            with warnings.catch_warnings():  # heartbeats are experimental in Optuna
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(target, **_heartbeat_options(heartbeat_seconds, grace_seconds,
+                                                                                retries))
+        except Exception as exc:
+            # Workers that open a new database at once race to create Optuna's tables: the losers try again.
+            if attempt < 4 and type(exc).__name__ in ("IntegrityError", "ProgrammingError"):
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            raise ConfigError(f"cannot open Optuna storage {url!r} ({type(exc).__name__}: {first}); {fix}") from None
+    raise AssertionError("unreachable")
+
+
+def _heartbeat_options(heartbeat_seconds: int | None, grace_seconds: int | None,
+                       retries: int | None) -> dict[str, Any]:
+    """RDBStorage's keyword arguments for heartbeats (none when ``heartbeat_seconds`` is ``None``)."""
+    if heartbeat_seconds is None:
+        return {}
+    retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)  # Optuna >= 4.9
+    if retry is None:
+        return {"heartbeat_interval": int(heartbeat_seconds), "grace_period": grace_seconds,
+                "failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=retries)}
+    return {"heartbeat_interval": int(heartbeat_seconds), "grace_period": grace_seconds,
+            "heartbeat_stale_trial_callback": retry(max_retry=retries)}
+
+
+class TrialHeartbeat:
+    """Beats for one trial of a heartbeat-enabled storage from a daemon thread until ``stop``.
+
+    Optuna beats only inside ``Study.optimize``; an ask-and-tell searcher starts one of these per asked trial,
+    so a worker killed mid-trial stops beating and the others fail and retry its trial
+    (``optuna.storages.fail_stale_trials``).
+    """
+
+    def __init__(self, storage: optuna.storages.BaseStorage, trial_id: int):
+        self._storage, self._trial_id = storage, trial_id
+        self._stop = threading.Event()
+        storage.record_heartbeat(trial_id)  # beat before returning: the trial is never seen without one
+        self._thread = threading.Thread(target=self._beat, name=f"optuna-heartbeat-{trial_id}", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        interval = float(self._storage.get_heartbeat_interval())
+        while not self._stop.wait(interval):
+            try:
+                self._storage.record_heartbeat(self._trial_id)
+            except Exception:  # a database hiccup: the next beat tries again; a long outage fails the trial
+                pass
+
+    def stop(self) -> None:
+        """Stop beating (the trial was told); returns once the thread has ended."""
+        self._stop.set()
+        self._thread.join()
+
+
+def heartbeat_enabled(storage: optuna.storages.BaseStorage | None) -> bool:
+    """Whether ``storage`` records heartbeats (an ``RDBStorage`` opened with ``heartbeat_seconds``, or a study's
+    cache around one)."""
+    interval = getattr(storage, "get_heartbeat_interval", None)
+    return callable(interval) and interval() is not None
 
 
 class UnsyncedJournalFile(JournalFileBackend):
