@@ -34,3 +34,7 @@ class LockedError(NASError, RuntimeError):
 
 class RunFolderError(NASError):
     """A run-folder file that is missing or unreadable, or a folder that belongs to another configuration."""
+
+
+class DivergenceError(NASError, RuntimeError):
+    """The ranks of a distributed run no longer train the same children (a cross-rank check failed)."""

@@ -43,6 +43,10 @@ class Evaluator:
     mean of its scores on ``supernet`` (the final weights) and on each of them; K = 0 or 1 scores the
     final weights only. Scores are cached by architecture; ``state_dict()`` holds the cache.
 
+    Under torchrun the evaluator runs on rank 0 alone (`nas run` searches there after every rank trained), on
+    the full recalibration set, so recalibrated statistics are exactly those of one process on the union of
+    the recalibration data.
+
     Example:
         >>> from nas.data import synthetic
         >>> from search_spaces.nb201 import NB201SearchSpace

@@ -196,8 +196,10 @@ class FewShotSchedule(TrainerCallback):
         rnd = sum(1 for _ in {e["epoch"] for e in self.history})
         plans: list[tuple[int, str, list[list[Option]], list[dict]]] = []
         started = time.perf_counter()
-        for k, (leaf, constraint) in enumerate(zip(leaves, constraints)):
-            plans.append((k, *self._plan(trainer, leaf, constraint, seed=[self.seed, rnd, k])))
+        if trainer.distributed.is_main:
+            for k, (leaf, constraint) in enumerate(zip(leaves, constraints)):
+                plans.append((k, *self._plan(trainer, leaf, constraint, seed=[self.seed, rnd, k])))
+        plans = trainer.distributed.broadcast_object(plans)  # rank 0 decides the split, every rank applies it
         self.gm_seconds += time.perf_counter() - started
         started = time.perf_counter()
         for k, decision, groups, scores in reversed(plans):  # right to left: indices of the rest stay valid
@@ -214,7 +216,7 @@ class FewShotSchedule(TrainerCallback):
                         module.reset_parameters()
             trainer.method.optimizer.state.clear()
         self.split_seconds += time.perf_counter() - started
-        for k, decision, groups, _ in plans:
+        for k, decision, groups, _ in plans if trainer.distributed.is_main else ():
             print(f"few-shot split at epoch {epoch}: sub-supernet {k} on {decision!r} into {groups}",
                   file=sys.stderr)
 
@@ -253,6 +255,8 @@ class FewShotSchedule(TrainerCallback):
         return batches, rest
 
     def _write_summary(self, trainer: Trainer, train_seconds: float) -> None:
+        if not trainer.distributed.is_main:
+            return
         split = isinstance(trainer.supernet, SplitSupernet)
         RunFolder(trainer.output_dir).write_few_shot(FewShotSummary(
             method=self.method, split_epochs=self.split_epochs, restart=self.restart,

@@ -34,13 +34,14 @@ from nas.run_folder import BenchmarkScore, RankingMetrics, RunFolder
 from nas.search_space import SearchSpace
 from nas.space_checks import check_fits_data, check_space, check_supernet
 from nas.searchers.base import Objective, Trial
-from nas.training import SnapshotCallback, Trainer, load_snapshots
+from nas.training import Distributed, SnapshotCallback, Trainer, load_snapshots
 from nas.validation import search_budget, validate_against_space
 from supernets.base import Supernet
 from supernets.split import restore_split
 
-# Keys that change how a run looks, not what it computes: excluded from the training fingerprint.
-_COSMETIC = {"progress", "log_every", "checkpoint_every", "tensorboard", "device", "amp"}
+# Keys that change how a run looks, not what it computes: excluded from the training fingerprint (the
+# distributed backend and check period change no weight; a run may resume on another number of ranks).
+_COSMETIC = {"progress", "log_every", "checkpoint_every", "tensorboard", "device", "amp", "distributed"}
 
 
 def training_fingerprint(cfg: DictConfig) -> str:
@@ -109,9 +110,11 @@ def setup(cfg: DictConfig) -> tuple[ImageDataset, SearchSpace]:
     return data, space
 
 
-def train_stage(cfg: DictConfig, out: Path, data: ImageDataset, space: SearchSpace) -> Trainer:
+def train_stage(cfg: DictConfig, out: Path, data: ImageDataset, space: SearchSpace,
+                distributed: Distributed | None = None) -> Trainer:
     """Train (or resume training) the supernet in ``out``: the training method (``trainer.method``) on the
-    supernet and path sampler, run by the loop (``trainer``) with the data sampler and the few-shot callback."""
+    supernet and path sampler, run by the loop (``trainer``) with the data sampler and the few-shot callback.
+    ``distributed``: this process's ranks (under torchrun); None builds ``trainer.distributed``."""
     torch.manual_seed(int(cfg.seed))
     supernet = check_supernet(space, space.build_supernet())  # a plugin's stub is refused before training
     path_sampler = instantiate(cfg.path_sampler, space=space)
@@ -125,9 +128,17 @@ def train_stage(cfg: DictConfig, out: Path, data: ImageDataset, space: SearchSpa
     trainer: Trainer = instantiate(
         cfg.trainer, method=method, train_data=train_data, data_sampler=data_sampler, output_dir=str(out),
         fingerprint=training_fingerprint(cfg), callbacks=callbacks,
+        **({"distributed": distributed} if distributed is not None else {}),
     )
     trainer.fit()
     return trainer
+
+
+def build_distributed(cfg: DictConfig) -> Distributed:
+    """This process's ranks (``trainer.distributed``; torchrun's environment decides how many): built before the
+    run folder is claimed, since rank 0 alone claims it."""
+    node = cfg.trainer.get("distributed")
+    return instantiate(node) if node is not None else Distributed()
 
 
 def load_trained_supernet(train_dir: Path, space: SearchSpace) -> Supernet:

@@ -41,6 +41,7 @@ from nas.search_space import SearchSpace
 from nas.searchers.constraints import Constraints
 from nas.searchers.optuna_search import COST_OBJECTIVES
 from nas.searchers.optuna_storage import check_workers
+from nas.training.distributed import BACKENDS as DISTRIBUTED_BACKENDS
 
 
 class ConfigValueError(ConfigError):
@@ -327,6 +328,11 @@ SCHEMA: dict[str, Rule] = {
     "trainer.device": Device(),
     "trainer.amp": Bool(),
     "trainer.tensorboard": Bool(),
+    # trainer.distributed: several ranks under torchrun (nas.training.Distributed)
+    "trainer.distributed": Section(nullable=True),
+    "trainer.distributed.backend": Choice(tuple(DISTRIBUTED_BACKENDS)),
+    "trainer.distributed.check_every": Int(low=0),  # 0: no cross-rank check
+    "trainer.distributed.timeout_minutes": Number(low=0, low_open=True),
     # the training method: what one step does (trainer.method), its losses and optimization
     "trainer.method.child_loss": Choice(("sum", "mean")),
     "trainer.method.loss.label_smoothing": Number(0, 1, high_open=True),

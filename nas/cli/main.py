@@ -22,7 +22,9 @@ COMMANDS = {
 
 USAGE = "usage: nas <command> [hydra overrides...]   e.g. nas run seed=1 trainer.epochs=10\n\ncommands:\n" + "\n".join(
     f"  {name:<12} {text}" for name, (_, text) in COMMANDS.items()
-) + "\n\nEvery command but `list` is a Hydra app: `nas run --help` shows its config; `-m` runs sweeps."
+) + ("\n\nEvery command but `list` is a Hydra app: `nas run --help` shows its config; `-m` runs sweeps.\n"
+      "Several processes (train, run): torchrun --nproc_per_node=N -m nas train ...  (multi-node: `nas train`'s "
+      "docstring, README)")
 
 
 def main(argv: list[str] | None = None) -> None:

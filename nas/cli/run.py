@@ -1,4 +1,9 @@
-"""`nas run`: train the supernet, search its children, compare with ground truth, write a report."""
+"""`nas run`: train the supernet, search its children, compare with ground truth, write a report.
+
+Under torchrun (``torchrun --nproc_per_node=N -m nas run ...``, see `nas train`) every rank trains; rank 0
+then searches, scores and reports alone (BN recalibration on the full recalibration set: one process's
+statistics) while the other ranks exit.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,8 @@ from nas.benchmarks.oracle import build_oracle
 from nas.cli.common import CONF_DIR, friendly_errors, output_dir
 from nas.errors import ConfigError
 from nas.gradient_search import print_found, record_found_architecture
-from nas.pipeline import RunResult, benchmark_stage, build_evaluator, search_stage, setup, train_stage
-from nas.pipeline import training_fingerprint, write_run_report
+from nas.pipeline import RunResult, benchmark_stage, build_distributed, build_evaluator, search_stage, setup
+from nas.pipeline import train_stage, training_fingerprint, write_run_report
 from nas.report import format_table
 from nas.report_rankers import ReportRankers, leaderboard_tau, ranking_lines, top_table, verdict
 from nas.run_folder import RunFolder, Summary
@@ -38,12 +43,18 @@ def main(cfg: DictConfig) -> RunResult:
                           f"{cfg.objective} no training is needed: use `nas search objective={cfg.objective} ...`")
     out = output_dir()
     folder = RunFolder(out)
-    with folder.claim(cfg, "run", training_fingerprint):  # refused before anything is loaded or written
+    distributed = build_distributed(cfg)  # one rank, or this process's place in a torchrun job
+    distributed.local_batch_size(cfg.trainer.batch_size)  # the global batch must split evenly over the ranks
+    # rank 0 claims the folder (refused before anything is loaded or written); the others follow or fail with it
+    with distributed.main_enters(lambda: folder.claim(cfg, "run", training_fingerprint)):
         data, space = setup(cfg)
         build_oracle(cfg.benchmark, space)  # a table of another space fails now, not after training
-        print(data.summary())
-        print(space.describe().splitlines()[0])
-        trainer = train_stage(cfg, out, data, space)
+        if distributed.is_main:
+            print(data.summary())
+            print(space.describe().splitlines()[0])
+        trainer = train_stage(cfg, out, data, space, distributed)
+        if not distributed.is_main:  # rank 0 searches, scores and reports alone
+            return RunResult(out, train_seconds=trainer.state.seconds)
         if trainer.method.found_architecture() is not None:  # a gradient-based search found it: no searcher
             found = record_found_architecture(cfg, folder, data, space, trainer)
             print_found(found, folder)

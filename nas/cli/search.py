@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import hydra
@@ -23,6 +24,9 @@ OBJECTIVES = ("supernet", "oracle")
 @friendly_errors
 def main(cfg: DictConfig) -> None:
     validate(cfg)  # every value's type, range and choice: before anything is loaded or written
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError("`nas search` runs in one process: start it with `nas search ...`, not under torchrun "
+                          "(`nas run` under torchrun trains on every rank and searches on rank 0)")
     objective = cfg.get("objective", "supernet")
     if objective not in OBJECTIVES:
         raise ConfigError(f"unknown objective={objective!r}; choose one of {list(OBJECTIVES)}")

@@ -2,6 +2,8 @@
 
 ``Trainer`` owns the loop, the budget, checkpoints and exact resume, signals, logging and progress;
 a method says what one step does (``OneShot``: a path sampler picks children, the weights train).
+Under torchrun the loop runs on every rank (``Distributed``: sharded batches, one gradient all-reduce
+per step, global feedback, a cross-rank check of the children).
 Path samplers, data samplers and callbacks hear the same hooks (``TrainingHooks``): the budget once
 (``TrainingBudget``) and every step's ``StepFeedback``, restricted to what they declare in ``needs``.
 See docs/architecture.md, "Training methods".
@@ -11,6 +13,7 @@ from nas.training.architecture_search import ArchitectureSearch
 from nas.training.bilevel import Bilevel
 from nas.training.budget import TrainingBudget
 from nas.training.controller import ControllerTraining
+from nas.training.distributed import Distributed, DistributedExecution
 from nas.training.execution import Execution, resolve_device
 from nas.training.feedback import MEASUREMENTS, StepFeedback
 from nas.training.hooks import TrainingHooks
@@ -27,6 +30,8 @@ __all__ = [
     "Batch",
     "Bilevel",
     "ControllerTraining",
+    "Distributed",
+    "DistributedExecution",
     "Execution",
     "OneShot",
     "Optimization",

@@ -57,6 +57,7 @@ class ControllerTraining(OneShot):
     """
 
     trains_controller: ClassVar[bool] = True
+    distributed_ready: ClassVar[bool] = False  # the controller's REINFORCE updates are not shared across ranks yet
 
     def __init__(self, supernet: Supernet, path_sampler: PathSampler, optimization: Optimization,
                  loss: LabelLoss | None = None, distillation: DistillationLoss | None = None,

@@ -1,8 +1,9 @@
 """Trainer: the one training loop every training method runs on.
 
 It owns what all methods share: batches from the data sampler, the budget, atomic checkpoints and
-exact resume, Ctrl-C / SIGTERM, TensorBoard scalars, the progress bar, and the callbacks. What a
-step does belongs to the method (``nas.training.method.TrainingMethod``).
+exact resume, Ctrl-C / SIGTERM, TensorBoard scalars, the progress bar, the callbacks, and running on
+several ranks under ``torchrun`` (``nas.training.distributed``). What a step does belongs to the method
+(``nas.training.method.TrainingMethod``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from nas.errors import CheckpointError, ConfigError
 from nas.progress import progress_bar
 from nas.run_folder import RunFolder
 from nas.training.budget import TrainingBudget
-from nas.training.execution import Execution
+from nas.training.distributed import Distributed
 from nas.training.feedback import check_needs
 from nas.training.hooks import TrainingHooks
 from nas.training.method import Batch, StepOutput, TrainingMethod
@@ -88,6 +89,14 @@ class Trainer:
     output folder that holds a checkpoint resumes exactly (weights, optimizer, schedule, samplers,
     callbacks, RNG, step); a checkpoint with another ``fingerprint`` is refused.
 
+    Under ``torchrun`` (``distributed``, by default read from torchrun's environment) ``batch_size`` is the
+    global batch: every rank trains the same children on its contiguous share of each global batch of the
+    data sampler's order, the method's optimizer step all-reduces the gradients once
+    (``DistributedExecution``), the participants observe the feedback of the whole global batch, and every
+    ``distributed.check_every`` steps the ranks compare their children. Rank 0 alone writes checkpoints
+    (BatchNorm running statistics averaged over the ranks first), TensorBoard scalars and the progress bar;
+    every rank resumes from the checkpoint. Methods that are not ``distributed_ready`` are refused.
+
     Example:
         >>> import functools, torch, tempfile
         >>> from nas.data import synthetic
@@ -128,6 +137,7 @@ class Trainer:
         tensorboard: bool = True,
         fingerprint: str | None = None,
         callbacks: Sequence[TrainerCallback] = (),
+        distributed: Distributed | None = None,
     ):
         if batch_size < 1 or epochs < 1:
             raise ConfigError(f"batch_size and epochs must be positive, got {batch_size} and {epochs}")
@@ -136,8 +146,17 @@ class Trainer:
                 f"the training split has {len(train_data)} examples, fewer than batch_size={batch_size} with "
                 "drop_last=true: lower trainer.batch_size"
             )
+        self.distributed = distributed if distributed is not None else Distributed()
+        if self.distributed.enabled:
+            self.distributed.local_batch_size(batch_size)  # refused unless it splits evenly over the ranks
+            if not method.distributed_ready:
+                raise ConfigError(f"{type(method).__name__} does not run on several ranks yet (its architecture "
+                                  "or controller updates are not reduced across ranks): train it in one process")
+            if getattr(data_sampler, "world_size", 1) != 1:
+                raise ConfigError("under torchrun the trainer shards each global batch itself: build the data "
+                                  f"sampler with world_size=1, not {data_sampler.world_size}")
         self.method = method
-        self.execution = Execution(device, amp)
+        self.execution = self.distributed.execution(device, amp)
         self.device = self.execution.device
         self.train_data = train_data.to(self.device) if self.device.type == "cuda" else train_data
         self.data_sampler = data_sampler
@@ -149,8 +168,8 @@ class Trainer:
         self.budget = TrainingBudget.of(self.epochs, self._steps_per_epoch(), max_steps)
         self.checkpoint_every = int(checkpoint_every)
         self.log_every = max(1, int(log_every))
-        self.progress = progress
-        self.use_tensorboard = tensorboard
+        self.progress = progress and self.distributed.is_main
+        self.use_tensorboard = tensorboard and self.distributed.is_main
         self.fingerprint = fingerprint
         self.callbacks = list(callbacks)
         self.participants: list[TrainingHooks] = [data_sampler, *method.participants(), *self.callbacks]
@@ -220,8 +239,14 @@ class Trainer:
         self.state = TrainState(**state["train_state"])
         set_rng_state(state["rng"])
 
-    def save_checkpoint(self) -> Path:
-        save_atomic(self.state_dict(), self.checkpoint_path)
+    def save_checkpoint(self, collective: bool = True) -> Path:
+        """Write the checkpoint atomically (rank 0 only). ``collective``: every rank calls this at the same step,
+        so the ranks first average their BatchNorm running statistics; ``False`` on an interrupt, where ranks
+        may stand at different points."""
+        if collective:
+            self.distributed.average_buffers(self.supernet)
+        if self.distributed.is_main:
+            save_atomic(self.state_dict(), self.checkpoint_path)
         return self.checkpoint_path
 
     def resume_if_possible(self) -> bool:
@@ -238,8 +263,10 @@ class Trainer:
         if weights is not None:
             weights = weights.to(self.device)
         output = self.method.training_step(self.state.step, Batch(x, y, indices, weights), self.needs)
+        feedback = self.distributed.gather_feedback(output.feedback)  # the global batch's, on every rank
+        self.distributed.check_architectures(self.state.step, feedback.archs)
         for participant, needs in zip(self.participants, self._needs):
-            participant.observe(output.feedback.restricted(needs))
+            participant.observe(feedback.restricted(needs))
         return output
 
     def fit(self) -> TrainState:
@@ -250,7 +277,7 @@ class Trainer:
         previous = {s: signal.getsignal(s) for s in (signal.SIGTERM,)}
         signal.signal(signal.SIGTERM, self._on_sigterm)
         bar = progress_bar(self.total_steps, "supernet", unit="step", initial=self.state.step, enabled=self.progress)
-        if resumed:
+        if resumed and self.distributed.is_main:
             bar.write(f"resumed from {self.checkpoint_path} at step {self.state.step}")
         window_loss, window_acc, window_n = 0.0, 0.0, 0
         started = time.perf_counter() - self.state.seconds
@@ -264,7 +291,7 @@ class Trainer:
                 if self.drop_last and len(batches[-1]) < self.batch_size:
                     batches = batches[:-1]
                 while self.state.batch_in_epoch < len(batches) and self.state.step < self.total_steps:
-                    indices = batches[self.state.batch_in_epoch]
+                    indices = self.distributed.shard(batches[self.state.batch_in_epoch])  # this rank's share
                     x, y = self.train_data.x[indices], self.train_data.y[indices]
                     if x.device != self.device:
                         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
@@ -275,6 +302,7 @@ class Trainer:
                     window_loss, window_acc = window_loss + output.loss, window_acc + output.accuracy
                     window_n += 1
                     if self.state.step % self.log_every == 0 or self.state.step == self.total_steps:
+                        window_loss, window_acc = self.distributed.mean([window_loss, window_acc])
                         self._log(window_loss / window_n, window_acc / window_n, output.lr)
                         bar.set_postfix(loss=f"{window_loss / window_n:.3f}", acc=f"{100 * window_acc / window_n:.1f}%")
                         window_loss, window_acc, window_n = 0.0, 0.0, 0
@@ -292,8 +320,9 @@ class Trainer:
                         callback.on_epoch_end(self)
             for callback in self.callbacks:
                 callback.on_train_end(self)
+            self.distributed.verify()  # the last steps' children, before the final checkpoint
         except KeyboardInterrupt:
-            self.save_checkpoint()
+            self.save_checkpoint(collective=False)
             bar.write(f"interrupted: checkpoint saved at step {self.state.step} in {self.checkpoint_path}")
             raise
         finally:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import torch
 
@@ -59,6 +59,10 @@ class TrainingMethod(ABC):
     """
 
     supernet: Supernet
+    distributed_ready: ClassVar[bool] = False
+    """Whether the method runs on several ranks under torchrun (``nas.training.distributed``): every decision it
+    takes from data is shared by the ranks and its optimizers step through ``execution`` (which all-reduces
+    the gradients). The trainer refuses the others when there is more than one rank."""
 
     def setup(self, budget: TrainingBudget, execution: Execution, participants: Sequence[TrainingHooks]) -> None:
         """Called once by the trainer's constructor, before any step: move the supernet to

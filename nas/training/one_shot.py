@@ -50,6 +50,7 @@ class OneShot(TrainingMethod):
         2
     """
 
+    distributed_ready: ClassVar[bool] = True
     trains_controller: ClassVar[bool] = False
     """Whether the method trains a learned path sampler (``PathSampler.learns_from_reward``)."""
 

@@ -80,7 +80,7 @@ class SnapshotCallback(TrainerCallback):
 
     def on_epoch_end(self, trainer: Trainer) -> None:
         epoch = trainer.state.epoch  # the number of epochs finished
-        if epoch in self.epochs:
+        if epoch in self.epochs and trainer.distributed.is_main:  # rank 0 writes, as it writes checkpoints
             trainer.folder.write_snapshot(epoch, {"epoch": epoch, "step": trainer.state.step,
                                                   "total_steps": trainer.total_steps,
                                                   "supernet": trainer.supernet.state_dict()})

@@ -40,8 +40,9 @@ class PADADataSampler(DataSampler):
     gradient; PA&DA itself does not reweight (the default).
 
     The epoch's probabilities are fixed when the epoch starts and kept in ``state_dict()``, so
-    a run resumed mid-epoch draws the same order. With several ranks, every rank must observe
-    every example's score (all-gather them) to keep the distributions equal.
+    a run resumed mid-epoch draws the same order. Under torchrun the trainer hands every rank the feedback
+    of the whole global batch (``Distributed.gather_feedback``), so every rank scores every example and
+    the ranks' distributions stay equal.
 
     Example:
         >>> sampler = PADADataSampler(4, ramp={"shape": "constant", "end": 1.0})

@@ -15,7 +15,7 @@ MODULES = [
     "samplers.data.uniform", "samplers.data.pada", "samplers.ramp",
     "nas.training.controller", "samplers.shrinking", "samplers.path.controller", "samplers.path.enas",
     "samplers.path.controller_analysis", "samplers.path.complexity_bins", "samplers.path.arch_generator",
-    "samplers.path.shiftnas",
+    "samplers.path.shiftnas", "nas.training.distributed",
 ]
 
 
