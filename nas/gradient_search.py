@@ -62,6 +62,7 @@ def record_found_architecture(cfg: DictConfig, folder: RunFolder, data: ImageDat
     folder.write_found_model(str(arch), {k: v.detach().cpu() for k, v in supernet.subnet(arch).state_dict().items()})
     evaluator = build_evaluator(cfg, supernet, data)
     evaluator.progress = False
+    evaluator.metric = "accuracy"  # the found child's inherited-weight accuracy, whatever the searchers score by
     oracle = build_oracle(cfg.benchmark, space)
     truth, truth_arch = ground_truth(oracle, space, arch)
     cost = space.cost(arch)

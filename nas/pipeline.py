@@ -28,7 +28,7 @@ from nas.latency import attach_latency
 from nas.confidence import tau_interval
 from nas.metrics import rank_report
 from nas.progress import progress_bar
-from nas.report import format_table
+from nas.report import format_table, score_axis, supernet_score_name
 from nas.report_rankers import ReportRankers, ranking_table, top_table
 from nas.run_folder import BenchmarkScore, RankingMetrics, RunFolder
 from nas.search_space import SearchSpace
@@ -208,7 +208,9 @@ def search_stage(cfg: DictConfig, out: Path, space: SearchSpace, objective: Eval
     """
     budget = search_budget(cfg, space)  # at most the space's size
     folder = RunFolder(out)
-    score_key = "supernet_accuracy" if isinstance(objective, Evaluator) else "oracle_accuracy"
+    score_key = "oracle_accuracy"
+    if isinstance(objective, Evaluator):
+        score_key = "supernet_loss" if objective.metric == "loss" else "supernet_accuracy"
     if folder.ranked_children.exists():
         rows = folder.read_ranking()
         if len(rows) == budget and all(r.score_key == score_key for r in rows):
@@ -237,7 +239,7 @@ def search_stage(cfg: DictConfig, out: Path, space: SearchSpace, objective: Eval
     folder.write_ranking(history.trials, score_key)
     if getattr(searcher, "cost_objective", None) and history.trials:
         folder.write_pareto_front(history.trials, searcher.cost_objective,
-                                  "supernet accuracy" if isinstance(objective, Evaluator) else "accuracy")
+                                  supernet_score_name(cfg) if isinstance(objective, Evaluator) else "accuracy")
     return history.trials, seconds
 
 
@@ -271,7 +273,7 @@ def benchmark_stage(cfg: DictConfig, out: Path, space: SearchSpace, evaluator: E
     folder.write_benchmark_scores([BenchmarkScore(str(c), p, t) for c, p, t in zip(cells, predicted, truth)])
     folder.write_ranking_metrics(RankingMetrics(report, baselines))
     folder.plot_supernet_vs_truth(predicted, truth, f"Kendall tau {report['kendall_tau']:.3f}, Spearman "
-                                  f"{report['spearman_rho']:.3f} ({len(cells)} cells)")
+                                  f"{report['spearman_rho']:.3f} ({len(cells)} cells)", score_axis(cfg))
     return report, baselines, seconds
 
 
@@ -292,7 +294,7 @@ def few_shot_lines(out: Path) -> list[str]:
 def write_run_report(cfg: DictConfig, result: RunResult, space: SearchSpace) -> Path:
     out = result.output_dir
     folder = RunFolder(out)
-    folder.plot_accuracy_vs_params(result.trials)
+    folder.plot_accuracy_vs_params(result.trials, score_axis(cfg))
     lines = [
         "# NAS run report", "",
         f"- search space: `{space.name}` ({space.size:,} architectures), spec `{json.dumps(space.spec())}`",
@@ -306,14 +308,14 @@ def write_run_report(cfg: DictConfig, result: RunResult, space: SearchSpace) -> 
     lines += few_shot_lines(out)
     if result.combined:
         lines += ["", f"## Top {cfg.search.top_k} children by {result.combined_name}", "",
-                  f"The mean rank, among the {len(result.trials)} searched children, of the supernet's accuracy and "
-                  f"the free rankers it names (no ground truth in the score); `{folder.ranked_children_csv.name}` "
+                  f"The mean rank, among the {len(result.trials)} searched children, of the {supernet_score_name(cfg)} "
+                  f"and the free rankers it names (no ground truth in the score); `{folder.ranked_children_csv.name}` "
                   "keeps the supernet's own order.",
-                  "", "```", top_table(result.combined, cfg.search.top_k), "```"]
+                  "", "```", top_table(result.combined, cfg.search.top_k, cfg.evaluator.metric), "```"]
     lines += [
-        "", f"## Top {cfg.search.top_k} children by supernet accuracy", "", "```",
-        format_table(result.trials, cfg.search.top_k), "```",
-        "", f"![supernet accuracy vs params]({folder.accuracy_vs_params_png.name})", "",
+        "", f"## Top {cfg.search.top_k} children by {supernet_score_name(cfg)}", "", "```",
+        format_table(result.trials, cfg.search.top_k, cfg.evaluator.metric), "```",
+        "", f"![{supernet_score_name(cfg)} vs params]({folder.accuracy_vs_params_png.name})", "",
     ]
     if result.ranking is not None:
         r = result.ranking

@@ -42,8 +42,8 @@ def figure(path: str | Path, figsize: tuple[float, float], dpi: int) -> Iterator
 
 
 def accuracy_vs_cost(trials: Sequence[Trial], front: Sequence[Trial], path: str | Path, cost: str = "params",
-                     title: str = "") -> Path:
-    """Scatter of supernet accuracy against a cost, with the Pareto ``front`` drawn as a step line."""
+                     title: str = "", score_label: str = "supernet accuracy (%)") -> Path:
+    """Scatter of supernet scores (``score_label``) against a cost, with the Pareto ``front`` as a step line."""
     with figure(path, (6, 4), 120) as ax:
         ax.scatter([t.cost.get(cost, 0) for t in trials], [t.score for t in trials], s=12, alpha=0.6,
                    label="children")
@@ -51,19 +51,20 @@ def accuracy_vs_cost(trials: Sequence[Trial], front: Sequence[Trial], path: str 
             ax.step([t.cost[cost] for t in front], [t.score for t in front], where="post", color="C3",
                     label="Pareto front")
         ax.set_xlabel(cost)
-        ax.set_ylabel("supernet accuracy (%)")
-        ax.set_title(title or f"supernet accuracy vs {cost}")
+        ax.set_ylabel(score_label)
+        ax.set_title(title or f"{score_label.split(' (')[0]} vs {cost}")
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right")
     return Path(path)
 
 
-def against_truth(predicted: Sequence[float], truth: Sequence[float], path: str | Path, title: str) -> Path:
-    """Scatter of supernet accuracy against ground-truth accuracy."""
+def against_truth(predicted: Sequence[float], truth: Sequence[float], path: str | Path, title: str,
+                  score_label: str = "supernet accuracy (%)") -> Path:
+    """Scatter of supernet scores (``score_label``) against ground-truth accuracy."""
     with figure(path, (5, 4), 120) as ax:
         ax.scatter(truth, predicted, s=12, alpha=0.6)
         ax.set_xlabel("ground-truth accuracy (%)")
-        ax.set_ylabel("supernet accuracy (%)")
+        ax.set_ylabel(score_label)
         ax.set_title(title, fontsize=9)
         ax.grid(alpha=0.3)
     return Path(path)

@@ -38,6 +38,7 @@ from nas.errors import ConfigError
 from nas.metrics import rank_report
 from nas.rankers import RankAggregation, Ranker, RecordedRanker, average_ranks
 from nas.rankers.config import build_rankers, needs_data, ranker_specs
+from nas.report import score_column
 from nas.search_space import SearchSpace
 from nas.searchers.base import Trial
 
@@ -118,12 +119,14 @@ class ReportRankers:
         return sorted(zip(trials, scores), key=lambda pair: (-pair[1], -pair[0].score))
 
 
-def top_table(ordered: Sequence[tuple[Trial, float]], top_k: int = 10) -> str:
-    """A fixed-width table of the first ``top_k`` children of :meth:`ReportRankers.order`."""
+def top_table(ordered: Sequence[tuple[Trial, float]], top_k: int = 10, metric: str = "accuracy") -> str:
+    """A fixed-width table of the first ``top_k`` children of :meth:`ReportRankers.order`; ``metric`` says what
+    the supernet's scores are."""
     rows = list(ordered)[:top_k]
     width = max([len(str(t.arch)) for t, _ in rows] + [12])
-    head = f"{'rank':>4}  {'architecture':<{width}}  {'mean rank':>9}  {'acc %':>6}  {'params':>8}  {'MFLOPs':>7}"
-    lines = [f"{i + 1:>4}  {str(t.arch):<{width}}  {score:9.1f}  {t.score:6.2f}  {t.cost.get('params', 0):8,d}  "
+    label, fmt = score_column(metric)
+    head = f"{'rank':>4}  {'architecture':<{width}}  {'mean rank':>9}  {label:>6}  {'params':>8}  {'MFLOPs':>7}"
+    lines = [f"{i + 1:>4}  {str(t.arch):<{width}}  {score:9.1f}  {t.score:6{fmt}}  {t.cost.get('params', 0):8,d}  "
              f"{t.cost.get('flops', 0) / 1e6:7.2f}" for i, (t, score) in enumerate(rows)]
     if rows and all("latency_ms" in t.cost for t, _ in rows):  # latency=table | measured (nas.latency)
         head += f"  {'ms':>7}"

@@ -43,7 +43,7 @@ from nas.file_lock import FileLock, LockHolder
 if TYPE_CHECKING:
     from nas.searchers.base import Trial
 
-SCORE_KEYS = ("supernet_accuracy", "oracle_accuracy")
+SCORE_KEYS = ("supernet_accuracy", "supernet_loss", "oracle_accuracy")  # supernet_loss: minus the mean cross-entropy
 """What a ranking's score can be: the supernet's accuracy (evaluator) or the benchmark's (oracle)."""
 
 SEARCH_KEY = "train_dir"
@@ -95,8 +95,9 @@ class Summary:
 class RankedChild:
     """One row of ``ranked_children.json`` / ``.csv``: a scored child, best first.
 
-    The score sits under its own key (``supernet_accuracy`` or ``oracle_accuracy``), and ``score_key``
-    says which; rankings written before ``score_key`` existed are read by the score key they hold.
+    The score sits under its own key (``supernet_accuracy``, ``supernet_loss``: minus the validation loss, or
+    ``oracle_accuracy``), and ``score_key`` says which; rankings written before ``score_key`` existed are read by
+    the score key they hold.
 
     Example:
         >>> row = RankedChild(1, "w=1", 91.5, 1200, 3400, "oracle_accuracy")
@@ -478,10 +479,11 @@ class RunFolder:
     def read_ranking_metrics(self) -> RankingMetrics:
         return RankingMetrics.from_json(self._read_json(self.ranking_metrics))
 
-    def plot_supernet_vs_truth(self, predicted: Sequence[float], truth: Sequence[float], title: str) -> Path:
+    def plot_supernet_vs_truth(self, predicted: Sequence[float], truth: Sequence[float], title: str,
+                               score_label: str = "supernet accuracy (%)") -> Path:
         from nas import plots
 
-        return plots.against_truth(predicted, truth, self.supernet_vs_truth_png, title)
+        return plots.against_truth(predicted, truth, self.supernet_vs_truth_png, title, score_label)
 
     # -- found_architecture.json, found_model.pt ------------------------------------------------------------
     def write_found_architecture(self, found: FoundArchitecture) -> None:
@@ -561,13 +563,13 @@ class RunFolder:
         write_text_atomic(self.report, text)
         return self.report
 
-    def plot_accuracy_vs_params(self, trials: Sequence[Trial]) -> Path:
-        """Supernet accuracy of every child against its parameter count, with the Pareto front."""
+    def plot_accuracy_vs_params(self, trials: Sequence[Trial], score_label: str = "supernet accuracy (%)") -> Path:
+        """Supernet score (``score_label``) of every child against its parameter count, with the Pareto front."""
         from nas import plots
         from nas.searchers.pareto import pareto_front
 
         return plots.accuracy_vs_cost(trials, pareto_front(trials, "params"), self.accuracy_vs_params_png,
-                                      "params")
+                                      "params", score_label=score_label)
 
     # -- the saved config ----------------------------------------------------------------------------------
     def saved_config(self) -> DictConfig | None:

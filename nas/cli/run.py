@@ -18,7 +18,7 @@ from nas.errors import ConfigError
 from nas.gradient_search import print_found, record_found_architecture
 from nas.pipeline import RunResult, benchmark_stage, build_distributed, build_evaluator, search_stage, setup
 from nas.pipeline import train_stage, training_fingerprint, write_run_report
-from nas.report import format_table
+from nas.report import format_table, supernet_score_name
 from nas.report_rankers import ReportRankers, leaderboard_tau, ranking_lines, top_table, verdict
 from nas.run_folder import RunFolder, Summary
 from nas.validation import validate
@@ -77,12 +77,12 @@ def main(cfg: DictConfig) -> RunResult:
 
     if result.combined:
         print(f"\nTop {cfg.search.top_k} of {len(trials)} children by {result.combined_name} (no ground truth; "
-              f"supernet accuracy on {cfg.evaluator.valid_size} valid images):")
-        print(top_table(result.combined, cfg.search.top_k))
+              f"{supernet_score_name(cfg)} on {cfg.evaluator.valid_size} valid images):")
+        print(top_table(result.combined, cfg.search.top_k, cfg.evaluator.metric))
     else:
-        print(f"\nTop {cfg.search.top_k} of {len(trials)} children by supernet accuracy "
+        print(f"\nTop {cfg.search.top_k} of {len(trials)} children by {supernet_score_name(cfg)} "
               f"({cfg.evaluator.valid_size} valid images):")
-        print(format_table(trials, cfg.search.top_k))
+        print(format_table(trials, cfg.search.top_k, cfg.evaluator.metric))
     if result.ranking is not None:
         r = result.ranking
         confidence = 100 * float(cfg.report.bootstrap.confidence)

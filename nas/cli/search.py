@@ -49,7 +49,7 @@ def main(cfg: DictConfig) -> None:
         result = RunResult(out, trials, search_seconds=seconds)
         result.ranking, result.baselines, result.benchmark_seconds = benchmark_stage(cfg, out, space, evaluator)
         report = write_run_report(cfg, result, space)
-    print(format_table(trials, cfg.search.top_k))
+    print(format_table(trials, cfg.search.top_k, cfg.evaluator.metric))
     print(f"ranked children: {folder.ranked_children_csv}\nreport: {report}")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import csv
 import json
 
@@ -95,6 +97,14 @@ def test_format_table_lists_the_top_arch_first(trials):
     assert str(ranked[5].arch) not in text
     assert len(format_table(trials).splitlines()) == 11  # default top 10
     assert len(format_table(trials[:3], top_k=10).splitlines()) == 4
+
+
+def test_a_table_of_loss_scores_says_so_and_keeps_three_decimals(trials):
+    lost = [dataclasses.replace(t, score=-t.score / 100) for t in trials]
+    lines = format_table(lost, top_k=2, metric="loss").splitlines()
+    assert lines[0].split() == ["rank", "architecture", "-loss", "params", "MFLOPs"]
+    best = max(lost, key=lambda t: t.score)
+    assert lines[1].split()[2] == f"{best.score:.3f}"
 
 
 def assert_png(path) -> None:

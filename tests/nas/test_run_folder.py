@@ -176,11 +176,13 @@ def test_pareto_front_is_written_as_json_csv_and_png_and_read_back(tmp_path):
 def test_report_plot_draws_the_same_front_that_is_written(tmp_path, monkeypatch):
     drawn = {}
     monkeypatch.setattr(nas.plots, "accuracy_vs_cost",
-                        lambda trials, front, path, cost: drawn.setdefault("front", [t.number for t in front]))
+                        lambda trials, front, path, cost, score_label: drawn.update(
+                            front=[t.number for t in front], label=score_label))
     folder = RunFolder(tmp_path)
     trials = trials_from([(90, 10), (80, 5), (85, 20), (95, 30), (95, 40)])
-    folder.plot_accuracy_vs_params(trials)
+    folder.plot_accuracy_vs_params(trials, "supernet -validation loss")
     assert drawn["front"] == [p.trial for p in folder.write_pareto_front(trials, "params")] == [1, 0, 3]
+    assert drawn["label"] == "supernet -validation loss"
 
 
 # -- CSV -------------------------------------------------------------------------------------------------

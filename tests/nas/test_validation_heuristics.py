@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
@@ -72,3 +74,19 @@ def test_each_experiment_is_spos_plus_its_switch(experiment, key, value):
     assert key in changed and changed <= allowed, changed
     epochs = {"spos_60ep": 60, "spos_120ep": 120, "spos_distinct_60ep": 60}
     assert cfg["trainer"]["epochs"] == epochs.get(experiment, 30)
+
+
+def composed(*overrides: str):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose("run", overrides=list(overrides))
+
+
+def test_nas_run_scores_by_loss_while_every_board_row_keeps_accuracy():
+    """The study's best scoring (validation loss) is `nas run`'s default at both presets; the leaderboard rows
+    keep the boards' protocol (accuracy) unless the row itself scores by loss."""
+    assert composed().evaluator.metric == "loss"
+    assert composed("preset=full").evaluator.metric == "loss"
+    experiments = sorted(p.stem for p in (Path(CONF_DIR) / "experiment").glob("*.yaml"))
+    assert len(experiments) > 30
+    by_loss = {e for e in experiments if composed(f"experiment={e}").evaluator.metric == "loss"}
+    assert by_loss == {"spos_score_loss"}

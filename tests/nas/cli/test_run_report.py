@@ -16,7 +16,7 @@ def test_nas_run_prints_the_supernet_beside_every_free_ranker_and_orders_its_chi
     assert built.returncode == 0, built.stderr
     board = tmp_path / "board.csv"
     board.write_text("name,kind,kendall_tau_mean,kendall_tau_std\nspos,supernet,0.613892,0.0109365\n"
-                     "spos_distinct,supernet,0.677234,0.0117\n")
+                     "spos_distinct,supernet,0.677234,0.0117\nspos_distinct_score_loss,supernet,0.686712,0.0041\n")
     done = nas("run", "preset=smoke", "dataset=synthetic", "benchmark=fmnist201", f"benchmark.oracle.records={gt}",
                f"report.leaderboard.csv={board}", "report.bootstrap.resamples=100", f"run_dir={tmp_path / 'run'}",
                "threads=1", "progress=false", cwd=tmp_path)
@@ -33,7 +33,7 @@ def test_nas_run_prints_the_supernet_beside_every_free_ranker_and_orders_its_chi
     verdict = out.split("Ranking of 5 ground-truth cells")[1].splitlines()[9]
     assert verdict.startswith("The supernet (tau ")
     assert "beats every free ranker" in verdict or verdict.endswith(
-        "preset=full reaches 0.677 ± 0.012 on the leaderboard (row spos_distinct).")  # report.leaderboard.row
+        "preset=full reaches 0.687 ± 0.004 on the leaderboard (row spos_distinct_score_loss).")  # report.leaderboard.row
     metrics = json.loads((tmp_path / "run" / "ranking_metrics.json").read_text())
     assert list(metrics["baselines"]) == names[1:] and len(metrics["supernet"]["kendall_interval"]) == 2
     report = (tmp_path / "run" / "report.md").read_text()
