@@ -4,7 +4,8 @@
 #     elsewhere torchvision downloads it on first use),
 #   - PostgreSQL's server binaries from the Debian package postgresql (same conditions; for the worker tests),
 #   - a torch + torchvision pair that imports on CPU-only machines (constraints.txt),
-#   - this package, editable, with its test extras (psycopg and SQLAlchemy for postgresql:// storage).
+#   - this package, editable, with its test extras (psycopg and SQLAlchemy for postgresql:// storage, Ray for
+#     backend=ray, hydra-submitit-launcher for hydra/launcher=submitit_*).
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}

@@ -10,11 +10,8 @@ and ``report.md``.
 
 from __future__ import annotations
 
-import resource
-import sys
 from pathlib import Path
 
-import torch
 from omegaconf import DictConfig
 
 from nas.architecture import Architecture
@@ -24,6 +21,7 @@ from nas.errors import InvalidArchitectureError
 from nas.run_folder import FoundArchitecture, RunFolder, Summary
 from nas.search_space import SearchSpace
 from nas.training import Trainer
+from nas.training.anytime import peak_memory_mib
 
 
 def ground_truth(oracle: Oracle | None, space: SearchSpace, arch: Architecture) -> tuple[float | None, str | None]:
@@ -40,15 +38,6 @@ def ground_truth(oracle: Oracle | None, space: SearchSpace, arch: Architecture) 
         if space.canonical(cell) == key:
             return float(oracle(cell)), str(cell)
     return None, None
-
-
-def peak_memory_mib(device: torch.device) -> dict[str, float]:
-    """``rss``: the process's peak resident memory; ``cuda``: the peak memory allocated on the GPU (on CUDA)."""
-    scale = 1.0 if sys.platform == "darwin" else 1024.0  # ru_maxrss is bytes on macOS, KiB on Linux
-    peak = {"rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20}
-    if device.type == "cuda":
-        peak["cuda"] = torch.cuda.max_memory_allocated(device) / 2**20
-    return peak
 
 
 def record_found_architecture(cfg: DictConfig, folder: RunFolder, data: ImageDataset, space: SearchSpace,

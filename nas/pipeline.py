@@ -125,6 +125,9 @@ def train_stage(cfg: DictConfig, out: Path, data: ImageDataset, space: SearchSpa
     callbacks = [instantiate(few_shot, space=space, supernet=supernet)] if few_shot is not None else []
     if snapshot_count(cfg) > 1:  # a snapshot ensemble: keep the last epochs' weights (after any split)
         callbacks.append(SnapshotCallback(snapshot_count(cfg)))
+    anytime = instantiate(cfg.anytime) if cfg.get("anytime") is not None else None
+    if anytime is not None and anytime.wanted(method):  # a gradient-based search: its argmax every few epochs
+        callbacks.append(anytime)
     trainer: Trainer = instantiate(
         cfg.trainer, method=method, train_data=train_data, data_sampler=data_sampler, output_dir=str(out),
         fingerprint=training_fingerprint(cfg), callbacks=callbacks,

@@ -127,3 +127,21 @@ def tau_vs_epochs(epochs: Sequence[float], tau: Sequence[tuple[float, float]],
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     return Path(path)
+
+
+def anytime_curves(series: Sequence[tuple[str, Sequence[tuple[Sequence[int], Sequence[float]]]]],
+                   reference: float | None, path: str | Path) -> Path:
+    """Any-time curves of gradient-based searches: per row (``name``, its seeds' (epochs, truth) lines), the
+    ground truth of the argmax architecture against the epoch; ``reference``: the table's best cell (dashed)."""
+    with figure(path, (6, 4), 110) as ax:
+        for i, (name, seeds) in enumerate(series):
+            for j, (epochs, truth) in enumerate(seeds):
+                ax.plot(epochs, truth, color=f"C{i % 10}", marker=".", lw=1.2, alpha=0.8,
+                        label=name if j == 0 else None)
+        if reference is not None:
+            ax.axhline(reference, color="C7", ls="--", label="best cell of the table")
+        ax.set_xlabel("search epoch")
+        ax.set_ylabel("ground truth of the argmax architecture (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return Path(path)

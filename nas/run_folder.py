@@ -264,6 +264,36 @@ class FoundArchitecture:
         return cls(**_known(cls, record))
 
 
+@dataclass(frozen=True)
+class AnytimePoint:
+    """One entry of ``anytime.json``: where a search stood at the end of an epoch (or of training).
+
+    ``arch`` is the method's argmax architecture then (None for a method that finds none itself: SPOS-style
+    training, whose points record only the cost); ``seconds`` the training seconds so far; ``peak_memory_mib``
+    the peak so far (``rss``; ``cuda`` on a GPU). ``final``: the last step of training.
+
+    Example:
+        >>> point = AnytimePoint(3, 291, 120.5, "w=1", {"rss": 700.0})
+        >>> AnytimePoint.from_json(point.to_json()) == point
+        True
+    """
+
+    epoch: int
+    step: int
+    seconds: float
+    arch: str | None
+    peak_memory_mib: dict[str, float] = field(default_factory=dict)
+    final: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return _record(self)
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> AnytimePoint:
+        return cls(int(record["epoch"]), int(record["step"]), float(record["seconds"]), record.get("arch"),
+                   {k: float(v) for k, v in (record.get("peak_memory_mib") or {}).items()}, bool(record.get("final")))
+
+
 # -- the folder ------------------------------------------------------------------------------------------------
 class RunFolder:
     """The files of one run folder, by name; their typed readers and writers; the folder's lock and config.
@@ -327,6 +357,11 @@ class RunFolder:
     @property
     def few_shot(self) -> Path:
         return self.path / "few_shot.json"
+
+    @property
+    def anytime(self) -> Path:
+        """The any-time record of a search: the argmax architecture every few epochs (``AnytimePoint`` rows)."""
+        return self.path / "anytime.json"
 
     @property
     def pareto_front_json(self) -> Path:
@@ -501,6 +536,17 @@ class RunFolder:
 
         save_atomic({"arch": arch, "state_dict": state_dict}, self.found_model)
         return self.found_model
+
+    # -- anytime.json --------------------------------------------------------------------------------------
+    def write_anytime(self, points: Sequence[AnytimePoint]) -> None:
+        """Replace ``anytime.json`` with ``points`` (oldest first), atomically."""
+        self._write_json(self.anytime, [p.to_json() for p in points])
+
+    def read_anytime(self) -> list[AnytimePoint]:
+        """The any-time record, oldest first; empty when the run kept none."""
+        if not self.anytime.is_file():
+            return []
+        return self._read_rows(self.anytime, AnytimePoint.from_json)
 
     # -- few_shot.json -------------------------------------------------------------------------------------
     def write_few_shot(self, summary: FewShotSummary) -> None:

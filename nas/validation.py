@@ -41,7 +41,9 @@ from nas.search_space import SearchSpace
 from nas.searchers.constraints import Constraints
 from nas.searchers.optuna_search import COST_OBJECTIVES
 from nas.searchers.optuna_storage import check_workers
+from nas.training.architecture_search import ArchitectureSearch
 from nas.training.distributed import BACKENDS as DISTRIBUTED_BACKENDS
+from supernets.mixture import ROUTER_KINDS
 
 
 class ConfigValueError(ConfigError):
@@ -300,6 +302,11 @@ SCHEMA: dict[str, Rule] = {
     "search_space.drop_path": Number(0, 1, high_open=True),
     "search_space.bn_affine": Bool(),
     "search_space.bn_track_running_stats": Bool(),
+    # Mixture-of-Supernets of an entangled space (supernet=mos: supernets.mixture.MixtureSpec)
+    "search_space.mixture": Section(nullable=True),
+    "search_space.mixture.experts": Int(low=1),
+    "search_space.mixture.router": Choice(ROUTER_KINDS),
+    "search_space.mixture.router_hidden": Int(low=1),
     # path samplers (samplers.path)
     "path_sampler.num_paths": Int(low=1),
     "path_sampler.distinct": Choice((True, False, "auto")),
@@ -383,6 +390,9 @@ SCHEMA: dict[str, Rule] = {
     "archs.file": Text(nullable=True),
     "workers": Int(low=1),
     "threads_per_worker": Int(low=1),
+    "backend": Choice(("local", "ray")),  # nas bench build and nas leaderboard: nas.ray_backend
+    "ray.address": Text(nullable=True),
+    "ray.num_cpus": Int(low=1, nullable=True),
     "output": Text(),
     "recipe.train_size": Int(low=1),
     "recipe.epochs": Int(low=1),
@@ -426,6 +436,17 @@ SCHEMA: dict[str, Rule] = {
     "combined.calibrated.splits": Int(low=1),
     "combined.calibrated.alpha": Number(low=0),
     "rescore": MapOf(Section()),  # name -> {base, overrides}: checked by nas.leaderboard.rescore.Rescore
+    # nas searchboard (besides the leaderboard's keys it shares)
+    "truth.build": Bool(),
+    "truth.seeds": ListOf(_SEED, min_len=1),
+    "truth.workers": Int(low=1),
+    "truth.output": Text(),
+    "anytime.max_archs": Int(low=1, nullable=True),
+    "anytime.every": Int(low=0),  # nas run: the any-time record's epochs between points (0: none)
+    "section": Text(),
+    "board_file": Text(nullable=True),
+    "findings": Text(nullable=True),
+    "board_notes": ListOf(Text()),
     # nas run's report: the free rankers beside the supernet
     "report.free_rankers": ListOf(Text()),
     "report.combined": ListOf(Text()),
@@ -521,9 +542,31 @@ def _sqlite_serves_one_worker(cfg: DictConfig) -> str | None:
     return None
 
 
+def _mixture_needs_an_entangled_space(cfg: DictConfig) -> str | None:
+    space = cfg.get("search_space")
+    if not isinstance(space, DictConfig) or space.get("mixture") is None or not isinstance(space.get("_target_"), str):
+        return None
+    try:
+        parameters = inspect.signature(_locate(space._target_)).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if not any(p.name == "mixture" or p.kind is p.VAR_KEYWORD for p in parameters):
+        return (f"search_space.mixture: {space._target_} builds no Mixture-of-Supernets (a shared-weight or relaxed "
+                "supernet has no entangled layers to route); Mixture-of-Supernets routes the weight-entangled elastic "
+                "spaces: drop supernet=mos, or use search_space=elastic_conv | elastic_vit")
+    method = cfg.get("trainer", {}).get("method") if cfg.get("trainer") is not None else None
+    target = _locate(method.get("_target_")) if isinstance(method, DictConfig) and method.get("_target_") else None
+    if inspect.isclass(target) and issubclass(target, ArchitectureSearch):
+        return (f"search_space.mixture: trainer.method={method._target_} trains the continuous relaxation, which runs "
+                "every architecture at once, and a Mixture-of-Supernets routes the weights of one: drop supernet=mos, "
+                "or train it with method=one_shot")
+    return None
+
+
 CROSS_CHECKS: list[Callable[[DictConfig], str | None]] = [_recalibration_needs_batches,
                                                           _untracked_batch_norm_needs_batch_stats,
-                                                          _sqlite_serves_one_worker]
+                                                          _sqlite_serves_one_worker,
+                                                          _mixture_needs_an_entangled_space]
 """Checks of values that are fine alone but not together (run once every value alone is fine)."""
 
 

@@ -42,5 +42,8 @@ for r in spos_distinct spos_drop_path spos_label_smoothing spos_bn_no_track spos
   spos_score_loss spos_valid10k enas enas_buffer rs_ws elastic:shiftnas elastic:deps spos_120ep cost_bucket; do
   row "$r"
 done
+# the search-results board (issue 15): gradient methods vs SPOS + RE vs RS-WS, 3 seeds, about 28 core-hours
+nas searchboard launcher=joblib jobs=2 threads=1 truth.workers=2 anytime.max_archs=60 progress=false \
+  > long_jobs.searchboard.log 2>&1
 nas leaderboard board=elastic_conv mode=collect progress=false
 nas leaderboard mode=collect progress=false

@@ -148,9 +148,13 @@ def _check_covers(parent: Supernet, decision: str, options: list[Option]) -> Non
 
 def restore_split(supernet: Supernet, state_dict: Mapping[str, Any]) -> Supernet:
     """The structure a saved ``state_dict`` needs: ``supernet`` itself, or the split container its
-    partition describes (fresh copies of ``supernet``; load the weights afterwards)."""
+    partition describes (fresh copies of ``supernet``; load the weights afterwards), or the balanced mixture
+    (``supernets.balanced_mixture``) its structure describes."""
     partition = state_dict.get("_extra_state")
     if partition is None:
         return supernet
     constraints = json.loads(partition)
+    if isinstance(constraints, dict) and "balanced_mixture" in constraints:
+        from supernets.balanced_mixture import restore_mixture
+        return restore_mixture(supernet, constraints)
     return SplitSupernet([copy.deepcopy(supernet) for _ in constraints], constraints)

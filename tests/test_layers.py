@@ -149,7 +149,7 @@ def test_rule_1_the_registry_finds_spaces_through_entry_points():
     assert ("importlib.metadata", "entry_points") in imported
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert '[project.entry-points."nas.search_spaces"]' in pyproject
-    for space in ("nb201", "elastic_conv", "elastic_vit"):
+    for space in ("nb201", "elastic_conv", "elastic_vit", "downsample"):
         assert f'{space} = "search_spaces.{space}:' in pyproject
 
 
@@ -169,7 +169,7 @@ def test_rule_4_samplers_and_supernets_import_neither_job_nor_trainer_nor_spaces
 
 def test_rule_5_a_space_imports_no_other_space_and_not_the_job(edges):
     spaces = sorted({m.split(".")[1] for m in modules() if m.count(".") >= 1 and m.startswith("search_spaces.")})
-    assert spaces == ["elastic_conv", "elastic_vit", "nb201"]
+    assert spaces == ["downsample", "elastic_conv", "elastic_vit", "nb201"]
     for space in spaces:
         others = tuple(f"search_spaces.{s}" for s in spaces if s != space)
         assert violations(edges, (f"search_spaces.{space}",), (*others, *JOB, "nas.trainer")) == [], space

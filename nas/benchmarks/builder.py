@@ -5,13 +5,15 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import fcntl
+import functools
 import multiprocessing as mp
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +51,7 @@ class _Worker:
     recipe: StandaloneRecipe
     threads: int
     parent_pid: int = 0
+    token: str = ""  # one build's workers: a Ray worker process that served another build loads its data anew
 
 
 _STATE: dict = {}
@@ -95,6 +98,17 @@ def _run_job(job: tuple[str, int]) -> dict:
     return train_standalone(worker.space, arch, _STATE["data"], worker.recipe, job[1])
 
 
+def _run_ray_job(worker: _Worker, job: tuple[str, int]) -> dict:
+    """One run in a Ray worker process, which loads the data on its first run of the build."""
+    if _STATE.get("worker") is None or _STATE["worker"].token != worker.token:
+        _init_worker(worker)
+    return _run_job(job)
+
+
+BACKENDS = ("local", "ray")
+"""Where the runs train: ``local`` (this process, or a pool of ``workers`` processes), ``ray`` (Ray tasks)."""
+
+
 def build_ground_truth(
     space: SearchSpace,
     load_data: Callable[[], ImageDataset],
@@ -106,6 +120,9 @@ def build_ground_truth(
     workers: int = 1,
     threads_per_worker: int = 1,
     progress: bool = True,
+    backend: str = "local",
+    ray_address: str | None = None,
+    ray_cpus: int | None = None,
 ) -> list[dict]:
     """Train every (architecture, seed) not yet in ``output`` and append its record.
 
@@ -113,12 +130,18 @@ def build_ground_truth(
     is rewritten atomically after each record, never left half-written. A file built with
     another recipe, space or dataset is refused (its recipe hash differs).
     ``load_data`` must be picklable (a module-level function or ``functools.partial``) when
-    ``workers > 1``.
+    ``workers > 1`` or on Ray.
+
+    ``backend="ray"`` trains the runs as Ray tasks (``workers`` in flight, ``threads_per_worker`` CPUs each) on
+    the cluster at ``ray_address``, or on a local one of ``ray_cpus`` CPUs (``None``: all), or on the cluster
+    this process already initialised; records still come back to this process, which alone writes ``output``.
     """
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend={backend!r}: choose one of {list(BACKENDS)}")
     fingerprint = recipe.fingerprint(space, dataset_name)
     with _exclusive(Path(output)):
         return _build(space, load_data, fingerprint, archs, seeds, output, recipe, workers, threads_per_worker,
-                      progress)
+                      progress, backend, ray_address, ray_cpus)
 
 
 @contextmanager
@@ -133,14 +156,20 @@ def _exclusive(output: Path):
         yield
 
 
-def _build(space, load_data, fingerprint, archs, seeds, output, recipe, workers, threads_per_worker, progress):
+def _build(space, load_data, fingerprint, archs, seeds, output, recipe, workers, threads_per_worker, progress,
+           backend="local", ray_address=None, ray_cpus=None):
     records = load_records(output, recipe=fingerprint, allow_empty=True)
     done = {(r["arch"], int(r["seed"])) for r in records}
     jobs = [(str(a), int(s)) for a in archs for s in seeds if (str(a), int(s)) not in done]
     if not jobs:
         return records
-    worker = _Worker(space, load_data, recipe, threads_per_worker)
-    bar = progress_bar(len(jobs), f"ground truth ({len(done)} done)", unit="run", enabled=progress)
+    worker = _Worker(space, load_data, recipe, threads_per_worker, token=uuid.uuid4().hex)
+    if backend == "ray":
+        from nas.ray_backend import ray_cluster
+
+        with ray_cluster(ray_address, ray_cpus):
+            return _collect(records, _ray_results(worker, jobs, workers), fingerprint, output, len(jobs),
+                            len(done), progress)
     pool = None
     try:
         if workers <= 1:
@@ -150,6 +179,28 @@ def _build(space, load_data, fingerprint, archs, seeds, output, recipe, workers,
             worker.parent_pid = os.getpid()
             pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(worker,))
             results = pool.imap_unordered(_run_job, jobs)
+        _collect(records, results, fingerprint, output, len(jobs), len(done), progress)
+        if pool is not None:
+            pool.close()
+            pool.join()
+    finally:
+        if pool is not None:
+            pool.terminate()
+    return records
+
+
+def _ray_results(worker: _Worker, jobs: list[tuple[str, int]], workers: int) -> Iterator[dict]:
+    from nas.ray_backend import imap_unordered
+
+    return imap_unordered(functools.partial(_run_ray_job, worker), jobs, concurrency=workers,
+                          num_cpus=worker.threads)
+
+
+def _collect(records: list[dict], results, fingerprint: str, output, todo: int, done: int,
+             progress: bool) -> list[dict]:
+    """The one writer: append each finished run's record to ``records`` and rewrite ``output`` atomically."""
+    bar = progress_bar(todo, f"ground truth ({done} done)", unit="run", enabled=progress)
+    try:
         for record in results:
             if record["recipe"] != fingerprint:  # pragma: no cover - guards against a changed recipe mid-run
                 raise ConfigError("a worker produced a record of another recipe")
@@ -157,11 +208,9 @@ def _build(space, load_data, fingerprint, archs, seeds, output, recipe, workers,
             write_records(output, records)
             bar.set_postfix(last=f"{record['accuracy']:.2f}%", secs=f"{record['seconds']:.0f}")
             bar.update(1)
-        if pool is not None:
-            pool.close()
-            pool.join()
     finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()  # a generator of Ray tasks cancels those in flight
         bar.close()
-        if pool is not None:
-            pool.terminate()
     return records

@@ -45,12 +45,14 @@ def build(cfg: DictConfig) -> None:
     data = load_dataset(dataset_cfg)  # fail fast (missing files) before any worker starts
     check_fits_data(space, data)  # the model takes the dataset's examples and gives one logit per class
     output = Path(cfg.output)
+    where = "" if cfg.backend == "local" else f" on Ray at {cfg.ray.address}" if cfg.ray.address else \
+        " on a local Ray cluster"
     print(f"{len(archs)} architectures x seeds {list(cfg.seeds)} -> {output} (recipe "
-          f"{recipe.fingerprint(space, data.name)}, {cfg.workers} workers)")
+          f"{recipe.fingerprint(space, data.name)}, {cfg.workers} workers{where})")
     records = build_ground_truth(
         space, functools.partial(load_dataset, dataset_cfg), data.name, archs, list(cfg.seeds), output,
         recipe=recipe, workers=int(cfg.workers), threads_per_worker=int(cfg.threads_per_worker),
-        progress=bool(cfg.progress),
+        progress=bool(cfg.progress), backend=cfg.backend, ray_address=cfg.ray.address, ray_cpus=cfg.ray.num_cpus,
     )
     recipe_text = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(recipe).items())
     card = write_card(records, output.with_suffix(".md"), f"Ground truth: {output.name}",

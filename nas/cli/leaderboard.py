@@ -52,6 +52,7 @@ from nas.leaderboard import (
     write_csv,
 )
 from nas.leaderboard.rescore import Rescore, ensure_scored, rescore_run
+from nas.progress import progress_bar
 from nas.rankers import RecordedRanker
 from nas.run_folder import RunFolder
 from nas.validation import validate
@@ -114,7 +115,7 @@ def run_command(cfg: DictConfig, name: str, overrides: list[str], seeds: list[in
                f"progress={str(bool(cfg.progress)).lower()}"]
     if cfg.threads:
         command.append(f"threads={cfg.threads}")
-    if cfg.launcher == "joblib":
+    if cfg.launcher == "joblib" and cfg.get("backend", "local") == "local":
         command += ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={cfg.jobs}"]
     elif cfg.launcher != "basic":
         raise ConfigError(f"launcher must be 'basic' or 'joblib', got {cfg.launcher!r}")
@@ -193,8 +194,11 @@ def main(cfg: DictConfig) -> None:
         return [s for s in seeds if not RunFolder(runs_dir / name / f"seed{s}").summary.exists()
                 and (name in rerun or not archive_path(cfg, name, s).is_file())]
 
+    if cfg.mode == "run" and cfg.get("backend", "local") == "ray":
+        run_on_ray(cfg, [(name, overrides, todo(name)) for name, overrides in selected
+                         if name not in rescores and todo(name)])
     for name, overrides in selected:
-        if name not in rescores and todo(name) and cfg.mode == "run":
+        if name not in rescores and todo(name) and cfg.mode == "run" and cfg.get("backend", "local") == "local":
             command = run_command(cfg, name, overrides, todo(name))
             print(f"[{name}] running seeds {todo(name)}: {shlex.join(command[2:])}", flush=True)
             done = subprocess.run(command)
@@ -250,6 +254,46 @@ def collect_row(cfg: DictConfig, name: str, seeds: list[int], truth: dict[str, f
         return None
     row.command = display_command(row.overrides, [run.seed for run in row.runs])
     return row
+
+
+def run_on_ray(cfg: DictConfig, rows: list[tuple[str, list[str], list[int]]]) -> None:
+    """Train each (row, seed) of ``rows`` as one Ray task running `nas run` (``jobs`` at a time, ``threads`` CPUs
+    each; ``ray.address`` or a local cluster): the run folders are the basic launcher's, and each run's output is
+    in ``<runs_dir>/<row>/seed<k>.log``. A run folder resumes from its checkpoint when its run is started again,
+    so a killed driver loses no finished run; on a cluster, ``runs_dir`` must be on a file system every node sees.
+    """
+    from nas.ray_backend import imap_unordered, ray_cluster
+
+    runs = []
+    for name, overrides, seeds in rows:
+        for seed in seeds:
+            command = [("progress=false" if part.startswith("progress=") else part)  # into a log file
+                       for part in run_command(cfg, name, overrides, [seed])]
+            log = (Path(cfg.runs_dir) / name / f"seed{seed}.log").resolve()
+            print(f"[{name}] seed {seed} on Ray: {shlex.join(command[2:])}", flush=True)
+            runs.append((name, seed, log, (command, os.getcwd(), str(log))))
+    if not runs:
+        return
+    with ray_cluster(cfg.ray.address, cfg.ray.num_cpus):
+        results = imap_unordered(_run_on_ray, runs, concurrency=int(cfg.jobs), num_cpus=int(cfg.threads or 1))
+        bar = progress_bar(len(runs), "leaderboard runs on Ray", unit="run", enabled=bool(cfg.progress))
+        try:
+            for name, seed, log, code in results:
+                if code != 0:
+                    raise ConfigError(f"row {name!r} seed {seed} failed (exit {code}; its output is in {log}); rerun "
+                                      "`nas leaderboard` to resume it")
+                bar.update(1)
+        finally:
+            results.close()
+            bar.close()
+
+
+def _run_on_ray(run: tuple) -> tuple:
+    """One (row, seed) of ``run_on_ray``, in a Ray worker: ``(name, seed, log, exit status)``."""
+    from nas.ray_backend import run_logged
+
+    name, seed, log, job = run
+    return name, seed, log, run_logged(job)
 
 
 def bootstrap_of(cfg: DictConfig) -> Bootstrap:

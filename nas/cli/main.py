@@ -14,6 +14,7 @@ COMMANDS = {
     "rank": ("nas.cli.rank", "score a ground-truth table with free / combined rankers: tau [95% CI], cost per child"),
     "bench": ("nas.cli.bench", "nas bench build: stand-alone training of architectures -> ground-truth table"),
     "leaderboard": ("nas.cli.leaderboard", "train / collect the experiments of conf/experiment, write LEADERBOARD.md"),
+    "searchboard": ("nas.cli.searchboard", "search results: what each method finds, its ground truth, cost, memory"),
     "export": ("nas.cli.export", "a run's best child (rank=k, arch=...) as PyTorch + TorchScript + ONNX files, checked"),
     "retrain": ("nas.cli.retrain", "train a run's child with a stand-alone recipe, several seeds, resumable"),
     "latency": ("nas.cli.latency", "nas latency build: a per-layer latency lookup table for this machine"),

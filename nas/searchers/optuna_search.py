@@ -40,10 +40,10 @@ class OptunaSearch(Searcher):
     worker — are told to the study with their known score (trial attribute ``cached``) and never
     scored again; with heartbeats, a proposal that another worker is scoring at that moment is told as PRUNED
     (trial attribute ``running_elsewhere``). ``workers`` says how many processes share the storage: more
-    than one on SQLite is refused (use a journal file or PostgreSQL). On a database
+    than one on SQLite is refused (use a journal file or PostgreSQL). On a journal file or a database
     (``postgresql://user@host:port/db``) each asked trial beats every ``heartbeat_seconds`` (``None``: off);
-    one whose worker died is failed after ``grace_seconds`` by the next worker that asks, and retried
-    ``retries`` times at most as a new trial with its parameters.
+    one whose worker died is failed after ``grace_seconds`` by the next worker that asks (its first ask at
+    start-up included), and retried ``retries`` times at most as a new trial with its parameters.
     Infeasible proposals under ``constraints`` are told as PRUNED, never scored; after
     ``repair_attempts`` of them in a row a uniform feasible architecture is enqueued.
 

@@ -7,11 +7,14 @@ import os
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.storages.journal import JournalFileBackend
+from optuna.trial import FrozenTrial, TrialState
 
 from nas.errors import ConfigError
 
@@ -28,9 +31,10 @@ def open_storage(url: str | os.PathLike | None, heartbeat_seconds: int | None = 
     - a database URL with ``://`` (``sqlite:///study.db``, ``postgresql://user@host:port/db``): ``RDBStorage``
       (``postgresql://`` is opened with the psycopg 3 driver, the ``postgresql`` extra).
 
-    On a database, ``heartbeat_seconds`` (``None``: off) turns on Optuna's heartbeats: a trial whose worker has
-    not beaten for ``grace_seconds`` (default twice the interval) is failed by the next worker that asks, and
-    retried (``retries`` times at most, ``None``: without limit) as a new trial with the same parameters.
+    ``heartbeat_seconds`` (``None``: off) turns on heartbeats, on a database (Optuna's own) and on a journal
+    file (``HeartbeatJournalStorage``: a trial attribute): a trial whose worker has not beaten for
+    ``grace_seconds`` (default twice the interval) is failed by the next worker that asks, and retried
+    (``retries`` times at most, ``None``: without limit) as a new trial with the same parameters.
 
     A storage that cannot be opened is a ConfigError that names the URL and the fix.
 
@@ -39,6 +43,8 @@ def open_storage(url: str | os.PathLike | None, heartbeat_seconds: int | None = 
         >>> folder = pathlib.Path(tempfile.mkdtemp())
         >>> type(open_storage(folder / "study.log")).__name__
         'JournalStorage'
+        >>> type(open_storage(folder / "study.log", heartbeat_seconds=60)).__name__
+        'HeartbeatJournalStorage'
         >>> open_storage(None) is None
         True
     """
@@ -47,10 +53,11 @@ def open_storage(url: str | os.PathLike | None, heartbeat_seconds: int | None = 
     text = str(url)
     if "://" in text:
         return _database(text, heartbeat_seconds, grace_seconds, retries)
-    return _journal(Path(text.removeprefix("journal:")).expanduser())
+    return _journal(Path(text.removeprefix("journal:")).expanduser(), heartbeat_seconds, grace_seconds, retries)
 
 
-def _journal(path: Path) -> optuna.storages.BaseStorage:
+def _journal(path: Path, heartbeat_seconds: int | None = None, grace_seconds: int | None = None,
+             retries: int | None = 2) -> optuna.storages.BaseStorage:
     fix = "create the folder, or point searcher.storage at a file in an existing, writable folder"
     if path.is_dir():
         raise ConfigError(f"Optuna journal storage {path} is a folder, not a file: name a file such as "
@@ -60,7 +67,10 @@ def _journal(path: Path) -> optuna.storages.BaseStorage:
     if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise ConfigError(f"cannot open Optuna journal storage {path}: not writable; {fix}")
     try:
-        return optuna.storages.JournalStorage(UnsyncedJournalFile(str(path)))
+        if heartbeat_seconds is None:
+            return optuna.storages.JournalStorage(UnsyncedJournalFile(str(path)))
+        return HeartbeatJournalStorage(UnsyncedJournalFile(str(path)), heartbeat_seconds, grace_seconds,
+                                       _retry_callback(retries))
     except Exception as exc:  # a damaged journal, a lock that cannot be taken
         raise ConfigError(f"cannot open Optuna journal storage {path} ({type(exc).__name__}: "
                           f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); {fix}, or delete a damaged "
@@ -137,12 +147,76 @@ def _heartbeat_options(heartbeat_seconds: int | None, grace_seconds: int | None,
     """RDBStorage's keyword arguments for heartbeats (none when ``heartbeat_seconds`` is ``None``)."""
     if heartbeat_seconds is None:
         return {}
+    key = "heartbeat_stale_trial_callback" if hasattr(optuna.storages, "RetryHeartbeatStaleTrialCallback") \
+        else "failed_trial_callback"  # Optuna >= 4.9 renamed it
+    return {"heartbeat_interval": int(heartbeat_seconds), "grace_period": grace_seconds,
+            key: _retry_callback(retries)}
+
+
+def _retry_callback(retries: int | None) -> Callable[[optuna.Study, FrozenTrial], None]:
+    """Optuna's callback that re-enqueues a dead worker's trial (same parameters) ``retries`` times at most."""
     retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)  # Optuna >= 4.9
     if retry is None:
-        return {"heartbeat_interval": int(heartbeat_seconds), "grace_period": grace_seconds,
-                "failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=retries)}
-    return {"heartbeat_interval": int(heartbeat_seconds), "grace_period": grace_seconds,
-            "heartbeat_stale_trial_callback": retry(max_retry=retries)}
+        retry = optuna.storages.RetryFailedTrialCallback
+    with warnings.catch_warnings():  # experimental in Optuna
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return retry(max_retry=retries)
+
+
+HEARTBEAT_ATTR = "nas:heartbeat"
+"""The trial system attribute where ``HeartbeatJournalStorage`` records a trial's last beat (Unix time)."""
+
+
+class HeartbeatJournalStorage(optuna.storages.JournalStorage, BaseHeartbeat):
+    """A journal file with heartbeats: the reaper of dead workers' trials that Optuna has only for databases.
+
+    A beat is a trial system attribute (``HEARTBEAT_ATTR``: the beating machine's Unix time) appended to the
+    journal, so every worker sees it; a RUNNING trial whose last beat (or, before its first, its start) is older
+    than ``grace_seconds`` (default twice the interval) is stale. ``optuna.storages.fail_stale_trials(study)``
+    fails it and ``stale_callback`` retries it, exactly as on ``RDBStorage``; ``OptunaSearch`` does both before
+    each ask, so a worker's first ask at start-up reaps what dead workers left, and ``TrialHeartbeat`` beats.
+    Of two workers that fail one trial at once, the journal applies the first; the second gets Optuna's
+    ``UpdateFinishedTrialError``, which ``fail_stale_trials`` ignores: the trial is retried once.
+
+    The clocks of the machines that share the file must agree to well within ``grace_seconds``.
+    """
+
+    def __init__(self, backend: optuna.storages.journal.BaseJournalBackend, heartbeat_seconds: int,
+                 grace_seconds: int | None = None,
+                 stale_callback: Callable[[optuna.Study, FrozenTrial], None] | None = None):
+        if int(heartbeat_seconds) <= 0 or (grace_seconds is not None and int(grace_seconds) <= 0):
+            raise ConfigError(f"heartbeat_seconds={heartbeat_seconds} and grace_seconds={grace_seconds} must be "
+                              "positive (grace_seconds may be null: twice heartbeat_seconds)")
+        super().__init__(backend)
+        self.heartbeat_interval = int(heartbeat_seconds)
+        self.grace_period = int(grace_seconds) if grace_seconds is not None else 2 * self.heartbeat_interval
+        self.stale_callback = stale_callback
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        self.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, time.time())
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        deadline = time.time() - self.grace_period
+        return [trial._trial_id for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
+                if last_beat(trial) < deadline]
+
+    def get_heartbeat_interval(self) -> int | None:
+        return self.heartbeat_interval
+
+    def get_heartbeat_stale_trial_callback(self) -> Callable[[optuna.Study, FrozenTrial], None] | None:
+        return self.stale_callback
+
+    def get_failed_trial_callback(self) -> Callable[[optuna.Study, FrozenTrial], None] | None:
+        return self.stale_callback  # Optuna < 4.9 calls it by this name
+
+
+def last_beat(trial: FrozenTrial) -> float:
+    """Unix time of ``trial``'s last heartbeat on a journal file, or of its start if it has not beaten since.
+
+    A retried trial inherits its dead original's attributes, the old beat too: its own start is what counts.
+    """
+    start = trial.datetime_start.timestamp() if trial.datetime_start is not None else 0.0
+    return max(float(trial.system_attrs.get(HEARTBEAT_ATTR, 0.0)), start)
 
 
 class TrialHeartbeat:

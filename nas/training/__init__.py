@@ -9,6 +9,7 @@ Path samplers, data samplers and callbacks hear the same hooks (``TrainingHooks`
 See docs/architecture.md, "Training methods".
 """
 
+from nas.training.anytime import AnytimeRecord
 from nas.training.architecture_search import ArchitectureSearch
 from nas.training.bilevel import Bilevel
 from nas.training.budget import TrainingBudget
@@ -26,6 +27,7 @@ from nas.training.snapshots import SnapshotCallback, load_snapshots, snapshot_ep
 
 __all__ = [
     "MEASUREMENTS",
+    "AnytimeRecord",
     "ArchitectureSearch",
     "Batch",
     "Bilevel",

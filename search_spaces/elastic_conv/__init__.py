@@ -3,6 +3,7 @@
 from search_spaces.elastic_conv.architecture import ElasticConvArchitecture, BlockPlan, ConvPlan, decisions, plan
 from search_spaces.elastic_conv.config import ElasticConvConfig, scaled_channels
 from search_spaces.elastic_conv.network import ConvNet, InvertedResidual
+from search_spaces.elastic_conv.mixture import MixtureConvSupernet
 from search_spaces.elastic_conv.space import ElasticConvSearchSpace
 from search_spaces.elastic_conv.supernet import ElasticConvSupernet, ElasticInvertedResidual
 
@@ -16,6 +17,7 @@ __all__ = [
     "ElasticConvSupernet",
     "ElasticInvertedResidual",
     "InvertedResidual",
+    "MixtureConvSupernet",
     "decisions",
     "plan",
     "scaled_channels",

@@ -3,7 +3,7 @@ kernel, expand ratio and width (once-for-all, BigNAS)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from nas.architecture import Architecture, Option
@@ -11,7 +11,9 @@ from nas.search_space import SearchSpace
 from search_spaces.elastic_conv.architecture import ElasticConvArchitecture, decisions, plan
 from search_spaces.elastic_conv.config import ElasticConvConfig
 from search_spaces.elastic_conv.network import ConvNet
+from search_spaces.elastic_conv.mixture import MixtureConvSupernet
 from search_spaces.elastic_conv.supernet import ElasticConvSupernet
+from supernets.mixture import MixtureSpec
 
 
 class ElasticConvSearchSpace(SearchSpace):
@@ -24,6 +26,9 @@ class ElasticConvSearchSpace(SearchSpace):
     on a CPU once ``in_channels=1, input_size=16``; CIFAR/ImageNet sizes are a config away.
     Every op a child builds lies on its one input-to-output chain, so every op is live: the base
     class's ``live_decisions`` (all) and ``effective_cost`` (``== cost``) hold as they are.
+    ``mixture`` (a ``supernets.mixture.MixtureSpec`` or a mapping of its keys; ``supernet=mos``) makes
+    ``build_supernet()`` a Mixture-of-Supernets with routed experts on the pointwise convolutions; it changes
+    no child: decisions, ``spec()``, costs and standalone models stay the same.
 
     Example:
         >>> space = ElasticConvSearchSpace(in_channels=1, input_size=16)
@@ -56,12 +61,14 @@ class ElasticConvSearchSpace(SearchSpace):
         channel_divisor: int = 4,
         activation: str = "relu6",
         kernel_transform: bool = False,
+        mixture: MixtureSpec | Mapping | None = None,
     ):
         self.config = ElasticConvConfig(
             in_channels, num_classes, input_size, stem_channels, stem_stride, tuple(stage_channels),
             tuple(stage_strides), tuple(depths), tuple(kernel_sizes), tuple(expand_ratios),
             tuple(width_multipliers), head_channels, channel_divisor, activation, kernel_transform)
         self._decisions = decisions(self.config)
+        self.mixture = MixtureSpec.coerce(mixture)
 
     @classmethod
     def from_config(cls, config: ElasticConvConfig) -> "ElasticConvSearchSpace":
@@ -83,6 +90,10 @@ class ElasticConvSearchSpace(SearchSpace):
         return self.architecture_cls({name: min(options) for name, options in self.decisions.items()})
 
     def build_supernet(self) -> ElasticConvSupernet:
+        """The entangled supernet; with ``mixture`` (``supernet=mos``) its Mixture-of-Supernets
+        (``MixtureConvSupernet``)."""
+        if self.mixture is not None:
+            return MixtureConvSupernet(self.config, self.validate, self.mixture)
         return ElasticConvSupernet(self.config, self.validate)
 
     def build_model(self, arch: Architecture) -> ConvNet:

@@ -3,6 +3,7 @@
 from search_spaces.elastic_vit.architecture import ElasticViTArchitecture, LayerPlan, ViTPlan, decisions, plan
 from search_spaces.elastic_vit.config import ElasticViTConfig, hidden_features
 from search_spaces.elastic_vit.network import ViT, TransformerBlock
+from search_spaces.elastic_vit.mixture import MixtureViTSupernet
 from search_spaces.elastic_vit.space import ElasticViTSearchSpace
 from search_spaces.elastic_vit.supernet import ElasticTransformerBlock, ElasticViTSupernet
 
@@ -13,6 +14,7 @@ __all__ = [
     "ElasticViTSearchSpace",
     "ElasticViTSupernet",
     "LayerPlan",
+    "MixtureViTSupernet",
     "TransformerBlock",
     "ViT",
     "ViTPlan",

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from nas.architecture import Architecture, Option
@@ -11,7 +11,9 @@ from nas.search_space import SearchSpace
 from search_spaces.elastic_vit.architecture import ElasticViTArchitecture, decisions, plan
 from search_spaces.elastic_vit.config import ElasticViTConfig
 from search_spaces.elastic_vit.network import ViT
+from search_spaces.elastic_vit.mixture import MixtureViTSupernet
 from search_spaces.elastic_vit.supernet import ElasticViTSupernet
+from supernets.mixture import MixtureSpec
 
 
 class ElasticViTSearchSpace(SearchSpace):
@@ -24,6 +26,9 @@ class ElasticViTSearchSpace(SearchSpace):
     two attention products (``QK^T`` and ``AV``).
     Every op a child builds lies on its one input-to-output chain, so every op is live: the base
     class's ``live_decisions`` (all) and ``effective_cost`` (``== cost``) hold as they are.
+    ``mixture`` (a ``supernets.mixture.MixtureSpec`` or a mapping of its keys; ``supernet=mos``) makes
+    ``build_supernet()`` a Mixture-of-Supernets with routed experts on the MLP layers; it changes
+    no child: decisions, ``spec()``, costs and standalone models stay the same.
 
     Example:
         >>> space = ElasticViTSearchSpace(in_channels=1, input_size=16)
@@ -47,10 +52,12 @@ class ElasticViTSearchSpace(SearchSpace):
         num_heads: Sequence[int] = (2, 3, 4),
         mlp_ratios: Sequence[float] = (2, 3, 4),
         head_dim: int = 16,
+        mixture: MixtureSpec | Mapping | None = None,
     ):
         self.config = ElasticViTConfig(in_channels, num_classes, input_size, patch_size, tuple(embed_dims),
                                        tuple(depths), tuple(num_heads), tuple(mlp_ratios), head_dim)
         self._decisions = decisions(self.config)
+        self.mixture = MixtureSpec.coerce(mixture)
 
     @classmethod
     def from_config(cls, config: ElasticViTConfig) -> "ElasticViTSearchSpace":
@@ -72,6 +79,10 @@ class ElasticViTSearchSpace(SearchSpace):
         return self.architecture_cls({name: min(options) for name, options in self.decisions.items()})
 
     def build_supernet(self) -> ElasticViTSupernet:
+        """The entangled supernet; with ``mixture`` (``supernet=mos``) its Mixture-of-Supernets
+        (``MixtureViTSupernet``)."""
+        if self.mixture is not None:
+            return MixtureViTSupernet(self.config, self.validate, self.mixture)
         return ElasticViTSupernet(self.config, self.validate)
 
     def build_model(self, arch: Architecture) -> ViT:

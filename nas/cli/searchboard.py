@@ -1,0 +1,233 @@
+"""`nas searchboard`: run or collect the search-results board and write its section of LEADERBOARD.md.
+
+Each row is a search method (`nas run method=darts ...`) or a supernet + searcher baseline (`experiment=spos
+searcher=evolution`), over ``seeds``. ``mode=run`` trains the rows' missing seeds (`nas run -m ... seed=...`
+multiruns, as `nas leaderboard` does); both modes then collect every finished run (from its folder, else its
+archive), look each found architecture and each any-time argmax up in the benchmark's table (or an equivalent cell
+of it), train the ones the table lacks stand-alone by the table's recipe (`nas bench build archs.file=...` into
+``truth.output``; ``truth.build=false`` leaves them pending), and write the section, its CSV files, the any-time plot
+and the findings into the board file between its markers.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from nas.atomic import write_text_atomic
+from nas.benchmarks import TableOracle
+from nas.benchmarks.oracle import build_oracle
+from nas.benchmarks.records import load_records
+from nas.cli.common import CONF_DIR, friendly_errors
+from nas.cli.leaderboard import display_command, embed_section, run_command, saved_overrides
+from nas.errors import ConfigError
+from nas.searchboard import (
+    GroundTruth,
+    SearchRun,
+    aggregate,
+    archive_search_run,
+    build_order,
+    curve_rows,
+    curve_series,
+    finished,
+    read_archived_search_run,
+    read_search_run,
+    render_section,
+    run_rows,
+    splice,
+)
+from nas.searchboard.table import write_csvs
+from nas.validation import validate
+
+
+def selected_rows(cfg: DictConfig) -> list[tuple[str, list[str]]]:
+    """The rows that ``only`` names (all when null), each with its `nas run` overrides."""
+    rows = [(name, list(overrides)) for name, overrides in (cfg.rows or {}).items()]
+    if not rows:
+        raise ConfigError("the board has no rows: list them under `rows:` of its config (conf/searchboard/)")
+    if cfg.only is None:
+        return rows
+    unknown = sorted(set(cfg.only) - {name for name, _ in rows})
+    if unknown:
+        raise ConfigError(f"only={unknown} names no row of the board; rows are {[name for name, _ in rows]}")
+    return [(name, overrides) for name, overrides in rows if name in cfg.only]
+
+
+def assets_dir(cfg: DictConfig) -> Path:
+    return Path(cfg.assets_dir)
+
+
+def archive_path(cfg: DictConfig, row: str, seed: int) -> Path:
+    return assets_dir(cfg) / "runs" / row / f"seed{seed}.json"
+
+
+def run_folder(cfg: DictConfig, row: str, seed: int) -> Path:
+    return Path(cfg.runs_dir) / row / f"seed{seed}"
+
+
+def todo(cfg: DictConfig, row: str) -> list[int]:
+    """The seeds of ``row`` with neither a finished run nor an archive."""
+    return [int(s) for s in cfg.seeds
+            if not finished(run_folder(cfg, row, s)) and not archive_path(cfg, row, s).is_file()]
+
+
+def train_rows(cfg: DictConfig, rows: list[tuple[str, list[str]]]) -> None:
+    """`nas run -m <overrides> seed=<missing seeds>` per row, one after the other (each resumes)."""
+    for name, overrides in rows:
+        seeds = todo(cfg, name)
+        if not seeds:
+            continue
+        command = run_command(cfg, name, overrides, seeds)
+        print(f"[{name}] running seeds {seeds}: {shlex.join(command[2:])}", flush=True)
+        done = subprocess.run(command)
+        if done.returncode != 0:
+            raise ConfigError(f"row {name!r} failed (exit {done.returncode}); rerun `nas searchboard` to resume it")
+
+
+def collect_runs(cfg: DictConfig, rows: list[tuple[str, list[str]]]) -> dict[str, list[SearchRun]]:
+    """Every finished run of every row (its folder, else its archive); each collected folder is archived."""
+    collected: dict[str, list[SearchRun]] = {}
+    for name, overrides in rows:
+        for seed in (int(s) for s in cfg.seeds):
+            folder, archived = run_folder(cfg, name, seed), archive_path(cfg, name, seed)
+            if finished(folder):
+                run = read_search_run(folder, name, seed, saved_overrides(folder) or overrides)
+                archive_search_run(run, archived)
+            elif archived.is_file():
+                run = read_archived_search_run(archived)
+            else:
+                continue
+            collected.setdefault(name, []).append(run)
+    return collected
+
+
+def extra_truth(cfg: DictConfig, space) -> TableOracle | None:
+    """The cells the board trained (``truth.output``) with every seed of ``truth.seeds``; None while there are none."""
+    path, seeds = Path(cfg.truth.output), len(cfg.truth.seeds)
+    by_arch: dict[str, set[int]] = {}
+    for record in load_records(path, allow_empty=True):
+        by_arch.setdefault(record["arch"], set()).add(int(record["seed"]))
+    if not any(len(s) >= seeds for s in by_arch.values()):
+        return None
+    return TableOracle(path, space, min_seeds=seeds)
+
+
+def bench_overrides(cfg: DictConfig, archs_file: Path) -> list[str]:
+    """The `nas bench build` overrides that train ``archs_file``'s cells by the board's recipe into
+    ``truth.output``: the board's dataset, search space and recipe (with this command's overrides of their keys)."""
+    hydra_cfg = HydraConfig.get()
+    groups = ("dataset", "search_space", "recipe")
+    forwarded = [o for o in hydra_cfg.overrides.task
+                 if "." in (key := o.split("=", 1)[0].lstrip("+~")) and key.split(".")[0] in groups]
+    seeds = ",".join(str(int(s)) for s in cfg.truth.seeds)
+    return [*(f"{g}={hydra_cfg.runtime.choices[g]}" for g in groups), *forwarded, f"archs.file={archs_file}",
+            f"seeds=[{seeds}]", f"output={cfg.truth.output}", f"workers={cfg.truth.workers}"]
+
+
+def check_recipe(cfg: DictConfig, space, truth: GroundTruth) -> None:
+    """The board's recipe must be the one that built its table: otherwise the cells trained for the board would
+    not compare with the table's."""
+    table_recipe = getattr(truth.oracle, "recipe", None)
+    if table_recipe is None:
+        raise ConfigError(f"the board's table ({type(truth.oracle).__name__}) was not built by `nas bench build`, so "
+                          "the cells it lacks cannot be trained by its recipe: set truth.build=false to leave their "
+                          "truth pending")
+    data = instantiate(cfg.dataset)
+    ours = instantiate(cfg.recipe).fingerprint(space, data.name)
+    if ours != table_recipe:
+        raise ConfigError(f"the board's recipe, dataset and search space hash to {ours}, the table "
+                          f"{getattr(truth.oracle, 'path', '')} was built with {table_recipe}: set the table's recipe "
+                          "(recipe=<its conf/recipe>, dataset=..., search_space=...), or truth.build=false")
+
+
+def build_truth(cfg: DictConfig, space, truth: GroundTruth, archs: list[str]) -> bool:
+    """Train ``archs`` stand-alone (those whose class has no truth) with `nas bench build`; whether it trained."""
+    missing = truth.missing(archs)
+    if not missing:
+        return False
+    check_recipe(cfg, space, truth)
+    archs_file = Path(cfg.truth.output).with_suffix(".archs.txt")
+    write_text_atomic(archs_file, "".join(f"{a}\n" for a in missing))
+    overrides = bench_overrides(cfg, archs_file)
+    print(f"[ground truth] {len(missing)} architecture(s) not in the table: nas bench build {shlex.join(overrides)}",
+          flush=True)
+    done = subprocess.run([sys.executable, "-m", "nas", "bench", "build", *overrides,
+                           f"progress={str(bool(cfg.progress)).lower()}"])
+    if done.returncode != 0:
+        raise ConfigError(f"training the missing ground truth failed (exit {done.returncode}): run `nas bench build "
+                          f"{shlex.join(overrides)}` to see why; it resumes")
+    return True
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="searchboard")
+@friendly_errors
+def main(cfg: DictConfig) -> None:
+    validate(cfg)  # every value's type, range and choice: before any run starts
+    if cfg.mode not in ("run", "collect"):
+        raise ConfigError(f"mode must be 'run' or 'collect', got {cfg.mode!r}")
+    if cfg.benchmark.get("oracle") is None:
+        raise ConfigError("the search board needs ground truth to judge the found architectures: "
+                          "benchmark=fmnist201 (or another table of `nas bench build`), not benchmark=none")
+    every = [(name, list(overrides)) for name, overrides in (cfg.rows or {}).items()]
+    selected = selected_rows(cfg)  # `only` limits what trains; the board collects every row
+    space = instantiate(cfg.search_space)
+    oracle = build_oracle(cfg.benchmark, space)  # a table of another space fails before any training
+    if cfg.mode == "run":
+        train_rows(cfg, selected)
+
+    runs = collect_runs(cfg, every)
+    truth = GroundTruth(space, oracle, extra_truth(cfg, space))
+    found = [run.arch for rs in runs.values() for run in rs]
+    curves = [[arch for _, arch in run.anytime] for rs in runs.values() for run in rs]
+    wanted = build_order(space, found, curves, cfg.anytime.max_archs)
+    if cfg.truth.build and build_truth(cfg, space, truth, wanted):
+        truth = GroundTruth(space, oracle, extra_truth(cfg, space))
+    pending = len(truth.missing(wanted))
+    capped = len(truth.missing(build_order(space, found, curves, None))) - pending
+    write_board(cfg, every, runs, truth, pending_truth=pending, capped_truth=capped)
+
+
+def write_board(cfg: DictConfig, rows: list[tuple[str, list[str]]], runs: dict[str, list[SearchRun]],
+                truth: GroundTruth, pending_truth: int, capped_truth: int = 0) -> None:
+    assets = assets_dir(cfg)
+    assets.mkdir(parents=True, exist_ok=True)
+    aggregated = []
+    for name, overrides in rows:
+        if name in runs:
+            row_runs = runs[name]
+            command = display_command(row_runs[0].overrides or overrides, [run.seed for run in row_runs])
+            aggregated.append(aggregate(name, row_runs, truth, command))
+    every_run = [run for name, _ in rows for run in runs.get(name, [])]
+    curves = curve_rows(every_run, truth)
+    write_csvs(assets, aggregated, run_rows(every_run, truth), curves)
+    series = curve_series(curves)
+    if series:
+        from nas import plots
+
+        plots.anytime_curves(series, truth.best(), assets / "anytime.png")
+    section_file = Path(cfg.section)
+    link = Path(os.path.relpath(assets, section_file.parent)).as_posix()
+    link = "" if link == "." else link + "/"
+    findings = Path(cfg.findings) if cfg.findings else None
+    text = render_section(
+        cfg.title, aggregated, truth, command=cfg.command, runs_dir=cfg.runs_dir,
+        assets_dir=Path(cfg.assets_dir).as_posix(), assets_link=link,
+        notes=[*cfg.board_notes, ""] if cfg.board_notes else [],
+        pending=[name for name, _ in rows if name not in runs], pending_truth=pending_truth,
+        capped_truth=(capped_truth, cfg.anytime.max_archs),
+        findings=embed_section(findings, section_file.parent) if findings and findings.is_file() else None,
+        plot=bool(series))
+    write_text_atomic(section_file, text)
+    if cfg.board_file:
+        board = Path(cfg.board_file)
+        splice(board, embed_section(section_file, board.parent))
+    print(text)
+    print(f"wrote {section_file}{f' and its section of {cfg.board_file}' if cfg.board_file else ''}; {assets}/")
