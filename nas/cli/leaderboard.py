@@ -30,6 +30,7 @@ from nas.confidence import Bootstrap
 from nas.errors import ConfigError
 from nas.leaderboard import (
     CHOSEN_ON_TRUTH,
+    FOOTNOTE_MARKS,
     Row,
     add_baseline_costs,
     add_p_values,
@@ -83,8 +84,22 @@ def check_board(cfg: DictConfig, names: list[str]) -> None:
     checks = [("ensemble", cfg.ensemble, names), ("combined.rows", combined.rows, names)]
     if combined.rows:  # combinations are made only for these rows
         checks += [("combined.chosen_on_truth", combined.chosen_on_truth, list(combined.mean_rank)),
+                   *[(f"combined.footnotes[{i}].combinations", note.combinations, list(combined.mean_rank))
+                     for i, note in enumerate(combined.get("footnotes") or [])],
                    ("combined.calibrated.members", combined.calibrated.members if combined.calibrated else [], free),
                    *[(f"combined.mean_rank.{k}", v, free) for k, v in combined.mean_rank.items()]]
+    footnotes = combined.get("footnotes") or []
+    if len(footnotes) > len(FOOTNOTE_MARKS):
+        raise ConfigError(f"combined.footnotes has {len(footnotes)} notes; a board can mark at most "
+                          f"{len(FOOTNOTE_MARKS)}: merge them")
+    noted = [key for note in footnotes for key in note.combinations]
+    twice = sorted({key for key in noted if noted.count(key) > 1})
+    if twice:
+        raise ConfigError(f"combined.footnotes names {twice} in more than one note: a combination gets one mark")
+    both = sorted(set(noted) & set(combined.chosen_on_truth))
+    if both:
+        raise ConfigError(f"combined.footnotes names {both}, which combined.chosen_on_truth already marks "
+                          f"{CHOSEN_ON_TRUTH}: a combination gets one mark; drop it from one of the two")
     for key, listed, known in checks:
         unknown = [n for n in listed if n not in known]
         if unknown:
@@ -301,6 +316,12 @@ def bootstrap_of(cfg: DictConfig) -> Bootstrap:
     return Bootstrap(int(b.resamples), float(b.confidence), int(b.seed))
 
 
+def footnote_marks(cfg: DictConfig) -> dict[str, str]:
+    """The mark of each combination that a note of ``combined.footnotes`` names (‡ for the first note, ...)."""
+    notes = cfg.combined.get("footnotes") or []
+    return {key: mark for note, mark in zip(notes, FOOTNOTE_MARKS) for key in note.combinations}
+
+
 def derived_results(cfg: DictConfig, rows: list[Row], free: dict[str, RecordedRanker], archs: list[Architecture],
                     truth: dict[str, float], flops: dict[str, float] | None, limit: float | None,
                     bootstrap: Bootstrap) -> list[dict]:
@@ -312,11 +333,13 @@ def derived_results(cfg: DictConfig, rows: list[Row], free: dict[str, RecordedRa
                if n in by_name and len(by_name[n].runs) > 1]
     combined = cfg.combined
     bases = [by_name[n] for n in combined.rows if n in by_name]
+    marks = footnote_marks(cfg)
     for base in bases:
         for key, members in combined.mean_rank.items():
             if all(m in free for m in members):
                 results.append(mean_rank_row(base, [free[m] for m in members], archs, truth, flops, limit, bootstrap,
-                                             chosen_on_truth=key in combined.chosen_on_truth))
+                                             chosen_on_truth=key in combined.chosen_on_truth,
+                                             mark=marks.get(key, "")))
     calibrated = combined.calibrated
     if calibrated and all(m in free for m in calibrated.members):
         for base in bases:
@@ -337,6 +360,8 @@ def reading_notes(cfg: DictConfig, results: list[dict], best: dict | None, stale
         "How to read it. **kind**: `supernet` — a supernet's own scores, no proxy and no ground truth (a "
         "`mean score of n seeds` row averages its seeds' scores of each cell: one ranking for n trainings); "
         "`baseline` and `free` — no training: an analytic count or a zero-cost proxy of a freshly initialised child; "
+        "`free combined` — no training: the mean rank of several free rankers (not a candidate for the best free "
+        "ranker below, which is a single one); "
         "`combined` — a supernet row's scores and free rankers by mean rank, per seed, no ground truth; "
         "`uses ground truth` — fit on k ground-truth cells and measured on the other cells only; `ceiling` — one "
         "ground-truth seed ranking the other.",
@@ -363,6 +388,10 @@ def reading_notes(cfg: DictConfig, results: list[dict], best: dict | None, stale
         lines += ["", f"{CHOSEN_ON_TRUTH} The free rankers of these rows were chosen after looking at the free rows' "
                   "Kendall tau on this table: a selection on the free rows' ground truth, so their tau is optimistic. "
                   "The other combinations were fixed in advance."]
+    used = {r.get("marks") for r in results}
+    for note, mark in zip(cfg.combined.get("footnotes") or [], FOOTNOTE_MARKS):
+        if mark in used:
+            lines += ["", f"{mark} {' '.join(str(note.text).split())}"]
     calibrated = [r for r in results if r["kind"] == "uses ground truth"]
     if calibrated:
         c = cfg.combined.calibrated

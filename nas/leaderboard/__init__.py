@@ -21,7 +21,7 @@ Modules, one concept each:
 """
 
 from nas.leaderboard.compare import add_p_values, best_free
-from nas.leaderboard.derived import CHOSEN_ON_TRUTH, calibrated_rows, mean_rank_row, seed_ensemble_row
+from nas.leaderboard.derived import CHOSEN_ON_TRUTH, FOOTNOTE_MARKS, calibrated_rows, mean_rank_row, seed_ensemble_row
 from nas.leaderboard.free import BASELINES, add_baseline_costs, free_label, free_rows, read_free, scores_path
 from nas.leaderboard.runs import ARCHIVE_KEYS, Row, RunScores, archive_run, read_archived_run, read_run
 from nas.leaderboard.scoring import (
@@ -42,6 +42,7 @@ __all__ = [
     "ARCHIVE_KEYS",
     "BASELINES",
     "CHOSEN_ON_TRUTH",
+    "FOOTNOTE_MARKS",
     "HEADERS",
     "LIMITED",
     "METRICS",

@@ -23,6 +23,9 @@ from nas.rankers import CalibratedRanker, RankAggregation, RecordedRanker, Ranke
 CHOSEN_ON_TRUTH = "†"
 """Marks a combination whose free rankers were picked after looking at the free rows' tau on this very table."""
 
+FOOTNOTE_MARKS = ("‡", "§", "¶")
+"""Marks of the combinations a board explains in a footnote (``combined.footnotes``), in the order it lists them."""
+
 
 def _mean(values: Sequence[float]) -> float:
     """The mean of the finite values; nan when there is none."""
@@ -59,10 +62,11 @@ def seed_ensemble_row(row: Row, truth: dict[str, float], flops: dict[str, float]
 
 def mean_rank_row(row: Row, members: Sequence[RecordedRanker], archs: Sequence[Architecture],
                   truth: dict[str, float], flops: dict[str, float] | None = None, flops_limit: float | None = None,
-                  bootstrap: Bootstrap = Bootstrap(), chosen_on_truth: bool = False) -> dict:
+                  bootstrap: Bootstrap = Bootstrap(), chosen_on_truth: bool = False, mark: str = "") -> dict:
     """Each seed's supernet scores and the free ``members``, combined by mean rank (:class:`RankAggregation`).
 
-    No ground truth enters the score. ``archs`` are the ground-truth cells in the order of ``truth``.
+    No ground truth enters the score. ``archs`` are the ground-truth cells in the order of ``truth``. The row is
+    marked :data:`CHOSEN_ON_TRUTH` when ``chosen_on_truth``, else with ``mark`` (a footnote's mark).
     """
     cells = list(truth)
     runs = []
@@ -77,7 +81,7 @@ def mean_rank_row(row: Row, members: Sequence[RecordedRanker], archs: Sequence[A
     result = aggregate(combined, truth, flops, flops_limit, bootstrap)
     result["seconds_per_child"] = _member_cost(members)
     result["uses"] = f"mean rank of the {row.name} supernet's scores and {', '.join(names)}; no ground truth"
-    result["marks"] = CHOSEN_ON_TRUTH if chosen_on_truth else ""
+    result["marks"] = CHOSEN_ON_TRUTH if chosen_on_truth else mark
     return result
 
 

@@ -17,8 +17,11 @@ from nas.errors import ConfigError
 from nas.leaderboard.runs import Row, RunScores
 from nas.leaderboard.scoring import NAN_PAIR, aggregate
 from nas.rankers import RecordedRanker, average_ranks
+from nas.rankers.aggregate import AGGREGATION_USES
 
 BASELINES = {"params": "params (no training)", "flops": "flops (no training)"}
+FREE_COMBINED = "free combined"
+"""The kind of a free row that is a mean rank of free rankers."""
 """Free rankers that are the board's baseline rows already (ranker name -> that row's name)."""
 
 
@@ -56,7 +59,9 @@ def free_label(name: str) -> str:
 
 def free_rows(rankers: dict[str, RecordedRanker], truth: dict[str, float], flops: dict[str, float] | None = None,
               flops_limit: float | None = None, bootstrap: Bootstrap = Bootstrap()) -> list[dict]:
-    """One row of kind ``free`` per ranker that is not a baseline row: its metrics, tau interval and cost per child."""
+    """One row per ranker that is not a baseline row: its metrics, tau interval and cost per child. Its kind is
+    ``free``, or ``free combined`` for a mean rank of free rankers (not a single ranker: the "best free" reference
+    that p-values test against is chosen among single rankers only)."""
     rows = []
     for name, ranker in rankers.items():
         if name in BASELINES:
@@ -64,7 +69,8 @@ def free_rows(rankers: dict[str, RecordedRanker], truth: dict[str, float], flops
         cells = list(truth)  # ranks, not raw scores: a proxy's -inf (undefined for a child) ranks it last
         run = RunScores(seed=-1, folder=ranker.path,
                         scores=dict(zip(cells, average_ranks([ranker.scores[a] for a in cells]).tolist())))
-        result = aggregate(Row(free_label(name), "-", [run], kind="free"), truth, flops, flops_limit, bootstrap)
+        kind = FREE_COMBINED if ranker.uses.startswith(AGGREGATION_USES) else "free"
+        result = aggregate(Row(free_label(name), "-", [run], kind=kind), truth, flops, flops_limit, bootstrap)
         for key in ("train_minutes", "scoring_seconds", "child_evaluations"):
             result[key] = NAN_PAIR
         result["seconds_per_child"] = (ranker.seconds_per_child, 0.0)

@@ -11,8 +11,8 @@ from nas.csv_file import write_csv as write_csv_file
 from nas.leaderboard.runs import Row
 from nas.leaderboard.scoring import HEADERS, LIMITED, METRICS, NAN_PAIR, metrics_of
 
-KIND_COLORS = {"supernet": "C0", "baseline": "C7", "free": "C7", "combined": "C1", "uses ground truth": "C3",
-               "ceiling": "C2"}
+KIND_COLORS = {"supernet": "C0", "baseline": "C7", "free": "C7", "free combined": "C5", "combined": "C1",
+               "uses ground truth": "C3", "ceiling": "C2"}
 
 
 def _header(metric: str, flops_limit: float | None = None) -> str:
@@ -107,7 +107,8 @@ def plot_scatter(row: Row, truth: dict[str, float], path: Path) -> None:
 
 
 def plot_tau_bars(results: list[dict], path: Path) -> None:
-    """Kendall tau of every row: supernets blue, free rankers grey, combined orange, calibrated red, ceiling green."""
+    """Kendall tau of every row: supernets blue, free rankers grey (their combinations brown), combined orange,
+    calibrated red, ceiling green."""
     plots.tau_bars([textwrap.fill(r["name"], 60) for r in results], [r["kendall_tau"][0] for r in results],
                    [r["kendall_tau"][1] for r in results], [KIND_COLORS.get(r["kind"], "C7") for r in results], path)
 

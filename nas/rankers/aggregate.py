@@ -13,6 +13,10 @@ from nas.rankers.base import Ranker
 from nas.rankers.ranks import average_ranks
 
 
+AGGREGATION_USES = "ranks of "
+"""How a rank aggregation's ``uses`` begins: what tells a recorded ranker's file that it is a combination."""
+
+
 class RankAggregation(Ranker):
     """Scores each child by the (weighted) mean of its ranks under ``members`` among the children
     scored together: the Borda count. Uses no ground truth; costs what its members cost.
@@ -37,7 +41,7 @@ class RankAggregation(Ranker):
         self.members = list(members)
         self.weights = np.asarray(weights if weights is not None else [1.0] * len(members), dtype=np.float64)
         self.name = name or "mean rank(" + ", ".join(m.name for m in self.members) + ")"
-        self.uses = "ranks of " + ", ".join(m.name for m in self.members) + "; no ground truth"
+        self.uses = AGGREGATION_USES + ", ".join(m.name for m in self.members) + "; no ground truth"
         if any(m.needs_ground_truth for m in self.members):
             raise ConfigError(f"{self.name}: a member needs ground truth; aggregate rankers that need none")
 

@@ -51,6 +51,7 @@ def test_untracked_batch_norm_needs_batch_statistics_for_scoring():
     ("spos_wd2e-3", "trainer.method.optimization.optimizer.weight_decay", 2e-3),
     ("spos_60ep", "trainer.epochs", 60), ("spos_120ep", "trainer.epochs", 120),
     ("spos_distinct_60ep", "trainer.epochs", 60), ("spos_distinct_60ep", "path_sampler.distinct", True),
+    ("spos_distinct_120ep", "trainer.epochs", 120), ("spos_distinct_120ep", "path_sampler.distinct", True),
 ])
 def test_each_experiment_is_spos_plus_its_switch(experiment, key, value):
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
@@ -69,10 +70,10 @@ def test_each_experiment_is_spos_plus_its_switch(experiment, key, value):
     assert get(cfg, key) == value
     changed = {k for (k, v) in flat(cfg) if dict(flat(spos)).get(k, object()) != v}
     allowed = {key, "evaluator.bn_policy"} if experiment == "spos_bn_no_track" else {key}
-    if experiment == "spos_distinct_60ep":
+    if experiment in ("spos_distinct_60ep", "spos_distinct_120ep"):
         allowed = {"trainer.epochs", "path_sampler.distinct"}
     assert key in changed and changed <= allowed, changed
-    epochs = {"spos_60ep": 60, "spos_120ep": 120, "spos_distinct_60ep": 60}
+    epochs = {"spos_60ep": 60, "spos_120ep": 120, "spos_distinct_60ep": 60, "spos_distinct_120ep": 120}
     assert cfg["trainer"]["epochs"] == epochs.get(experiment, 30)
 
 

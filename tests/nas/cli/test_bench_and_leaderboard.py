@@ -14,7 +14,7 @@ def nas(*args, cwd):
 
 
 FREE = ["params", "flops", "effective_params", "effective_flops", "synflow", "naswot", "jacob_cov", "snip",
-        "grad_norm", "fisher"]
+        "grad_norm", "fisher", "mean_rank_anchored"]
 
 
 def build_and_rank(tmp_path, seeds: str, curve: str, *extra: str):
@@ -40,13 +40,24 @@ def test_leaderboard_short(tmp_path):
     assert "Free rows: every cell scored by `nas rank dataset=synthetic" in board
     rows = list(csv.DictReader((tmp_path / "leaderboard" / "leaderboard.csv").open()))
     combined = ["spos + synflow (mean rank)", "spos + effective_params (mean rank)",
-                "spos + effective_params + synflow + naswot + jacob_cov (mean rank)"]  # k=10..50 exceed 5 cells
+                "spos + effective_params + synflow + naswot + jacob_cov (mean rank)",
+                "spos + effective_params + synflow + jacob_cov (mean rank)",
+                "spos + params + synflow + jacob_cov (mean rank)"]  # k=10..50 exceed 5 cells
     assert [r["name"] for r in rows] == ["spos", *combined, "params (no training)", "flops (no training)",
                                          *(f"{n} (no training)" for n in FREE[2:]),
                                          "ground truth seed0 vs seed1 (ceiling)"]
-    assert [r["kind"] for r in rows][:5] == ["supernet", "combined", "combined", "combined", "baseline"]
+    assert [r["kind"] for r in rows][:7] == ["supernet", *["combined"] * 5, "baseline"]
+    assert [r["kind"] for r in rows][-2:] == ["free combined", "ceiling"]   # a mean rank of free rankers ...
+    anchored = next(r for r in rows if r["name"] == "mean_rank_anchored (no training)")
+    members = [next(r for r in rows if r["name"] == f"{n} (no training)")
+               for n in ("effective_params", "synflow", "jacob_cov")]
+    assert float(anchored["free_seconds_per_child"]) == pytest.approx(     # ... costs what its members cost
+        sum(float(m["free_seconds_per_child"]) for m in members), rel=0.5)
     assert "| spos + effective_params + synflow + naswot + jacob_cov (mean rank) † | 1 | combined |" in board
     assert "† The free rankers of these rows were chosen after looking at the free rows" in board
+    assert "| spos + effective_params + synflow + jacob_cov (mean rank) ‡ | 1 | combined |" in board
+    assert "| spos + params + synflow + jacob_cov (mean rank) ‡ | 1 | combined |" in board
+    assert "‡ These combinations' free rankers were fixed by a rule that reads no ground truth of this board" in board
     assert -1.0 <= float(rows[0]["kendall_tau_mean"]) <= 1.0
     assert float(rows[0]["kendall_tau_ci_low"]) <= float(rows[0]["kendall_tau_mean"]) <= \
         float(rows[0]["kendall_tau_ci_high"])
@@ -174,7 +185,8 @@ def test_elastic_leaderboard_reports_best_child_under_flops_limit(tmp_path):
 
 @pytest.mark.parametrize("board, rows, search_space", [
     ("fmnist201", ["spos", "strict_fair", "sandwich", "cost_bucket", "pada_path", "pada_data", "pada",
-                   "fewshot_exhaustive", "gm2", "gm4", "spos_distinct", "spos_distinct_60ep", "spos_score_loss",
+                   "fewshot_exhaustive", "gm2", "gm4", "spos_distinct", "spos_distinct_60ep", "spos_distinct_120ep",
+                   "spos_score_loss",
                    "spos_label_smoothing", "spos_drop_path", "spos_bn_no_track", "spos_bn_no_affine", "spos_max_none2",
                    "spos_valid10k", "spos_snapshots", "spos_60ep", "spos_120ep", "spos_lr0.1", "spos_lr0.025",
                    "spos_wd1e-4", "spos_wd2e-3", "enas", "enas_buffer", "rs_ws"], "nb201"),

@@ -62,7 +62,7 @@ def test_the_default_child_is_the_one_nas_run_printed_first_and_ranking_supernet
     folder = RunFolder(smoke_run)
     ranker, combined = folder.read_combined_ranking()
     supernet_order = folder.read_ranking()
-    assert ranker == "supernet + effective_params + synflow (mean rank)"
+    assert ranker == "supernet + effective_params + synflow + jacob_cov (mean rank)"
     assert sorted(c.arch for c in combined) == sorted(r.arch for r in supernet_order)
     assert [c.arch for c in combined] != [r.arch for r in supernet_order]  # the orders differ on this run
     code, out, _ = nas_export(monkeypatch, capsys, tmp_path, f"run_dir={smoke_run}")

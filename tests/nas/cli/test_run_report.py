@@ -22,12 +22,12 @@ def test_nas_run_prints_the_supernet_beside_every_free_ranker_and_orders_its_chi
                "threads=1", "progress=false", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
-    assert "by supernet + effective_params + synflow (mean rank) (no ground truth" in out
+    assert "by supernet + effective_params + synflow + jacob_cov (mean rank) (no ground truth" in out
     assert "Ranking of 5 ground-truth cells (Kendall tau [95% bootstrap CI over cells]):" in out
     ranking = out.split("Ranking of 5 ground-truth cells")[1].splitlines()[1:9]
     names = [line.split("  tau ")[0].strip() for line in ranking]
     assert names == ["supernet", "params", "flops", "effective_params", "synflow", "naswot", "jacob_cov",
-                     "supernet + effective_params + synflow (mean rank)"]
+                     "supernet + effective_params + synflow + jacob_cov (mean rank)"]
     assert all(" [" in line and "best pick" in line for line in ranking)
     assert all("s/child" in line for line in ranking[1:])
     verdict = out.split("Ranking of 5 ground-truth cells")[1].splitlines()[9]
@@ -37,5 +37,5 @@ def test_nas_run_prints_the_supernet_beside_every_free_ranker_and_orders_its_chi
     metrics = json.loads((tmp_path / "run" / "ranking_metrics.json").read_text())
     assert list(metrics["baselines"]) == names[1:] and len(metrics["supernet"]["kendall_interval"]) == 2
     report = (tmp_path / "run" / "report.md").read_text()
-    assert "| supernet + effective_params + synflow (mean rank) | combined |" in report and verdict in report
-    assert "## Top 10 children by supernet + effective_params + synflow (mean rank)" in report
+    assert "| supernet + effective_params + synflow + jacob_cov (mean rank) | combined |" in report and verdict in report
+    assert "## Top 10 children by supernet + effective_params + synflow + jacob_cov (mean rank)" in report

@@ -64,3 +64,22 @@ def test_missing_and_stale_files_are_named_and_a_baselines_file_adds_its_cost(tm
     params = baselines[0]
     assert params["name"] == "params (no training)" and params["seconds_per_child"] == (pytest.approx(0.002), 0.0)
     assert "seconds_per_child" not in baselines[1]      # no FLOPs file
+
+
+def test_a_mean_rank_of_free_rankers_is_a_free_combined_row_that_is_never_the_best_free_reference(tmp_path, oracle):
+    from nas.leaderboard import best_free
+    from nas.rankers import RankAggregation
+
+    truth = {str(a): oracle(a) for a in oracle.architectures()}
+    cells = list(truth)
+    archs = [SPACE.parse(c) for c in cells]
+    perfect = RecordedRanker.from_scores(dict(truth), name="perfect", uses="the truth itself", seconds_per_child=0.1)
+    weak = RecordedRanker.from_scores(proxy_scores(), name="weak", uses="a made-up proxy", seconds_per_child=0.2)
+    both = RankAggregation([perfect, perfect], name="both")   # ranks exactly as the truth: tau 1
+    write_scores(tmp_path / "scores", {"weak": weak, "both": both}, archs)
+    found, _ = read_free(tmp_path, ["weak", "both"], cells)
+    rows = {r["name"]: r for r in free_rows(found, truth)}
+    assert rows["both (no training)"]["kind"] == "free combined"
+    assert rows["both (no training)"]["kendall_tau"][0] == pytest.approx(1.0)
+    assert rows["weak (no training)"]["kind"] == "free"
+    assert best_free(list(rows.values()))["name"] == "weak (no training)"
