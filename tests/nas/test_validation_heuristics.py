@@ -90,4 +90,4 @@ def test_nas_run_scores_by_loss_while_every_board_row_keeps_accuracy():
     experiments = sorted(p.stem for p in (Path(CONF_DIR) / "experiment").glob("*.yaml"))
     assert len(experiments) > 30
     by_loss = {e for e in experiments if composed(f"experiment={e}").evaluator.metric == "loss"}
-    assert by_loss == {"spos_score_loss"}
+    assert by_loss == {"spos_score_loss", "elastic_uniform_score_loss"}
