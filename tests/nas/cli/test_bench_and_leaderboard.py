@@ -185,7 +185,7 @@ def test_elastic_leaderboard_reports_best_child_under_flops_limit(tmp_path):
 
 @pytest.mark.parametrize("board, rows, search_space", [
     ("fmnist201", ["spos", "strict_fair", "sandwich", "cost_bucket", "pada_path", "pada_data", "pada",
-                   "fewshot_exhaustive", "gm2", "gm4", "spos_distinct", "spos_distinct_60ep", "spos_distinct_120ep",
+                   "fewshot_exhaustive", "gm2", "gm4", "spos_distinct", "spos_distinct_60ep", "spos_distinct_120ep", "fewshot_distinct",
                    "spos_score_loss",
                    "spos_label_smoothing", "spos_drop_path", "spos_bn_no_track", "spos_bn_no_affine", "spos_max_none2",
                    "spos_valid10k", "spos_snapshots", "spos_60ep", "spos_120ep", "spos_lr0.1", "spos_lr0.025",
