@@ -38,10 +38,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 
 def rng_state() -> dict[str, Any]:
-    """Every global random state a run touches (python, numpy, torch, CUDA)."""
+    """Every global random state a run touches (python, numpy, torch, CUDA: every device's, and the current
+    device's apart, which a rank of a torchrun job restores on its own device)."""
     state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
+        state["cuda_current"] = torch.cuda.get_rng_state()
     return state
 
 
@@ -51,3 +53,5 @@ def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+        if "cuda_current" in state:  # rank 0 saved its device's state: every rank continues it on its own device
+            torch.cuda.set_rng_state(state["cuda_current"])

@@ -6,12 +6,18 @@ loop's data sampler covers the weights' part, ``HeldOutBatches`` serves the arch
 architecture found (argmax per decision) and what a run records about it. What a step does is the
 subclass's: ``nas.training.bilevel.Bilevel`` (alternating, first or second order) and
 ``nas.training.rarts.RARTS`` (single level, two networks).
+
+Under torchrun every rank holds the same architecture parameters: the held-out batch is global and each rank
+takes its share (``architecture_batch``), the architecture gradients are averaged over the ranks
+(``Execution.average``) before the architecture optimizer steps, as the weights' gradients are before theirs,
+and the cross-rank check compares their hash (``replicated_tensors``), so every rank finds the same architecture.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
@@ -22,7 +28,7 @@ from nas.training.execution import Execution
 from nas.training.feedback import StepFeedback
 from nas.training.held_out import HeldOutBatches, split_training_data
 from nas.training.hooks import TrainingHooks
-from nas.training.method import TrainingMethod
+from nas.training.method import Batch, TrainingMethod
 from nas.training.optimization import Optimization
 from supernets.architecture_parameters import ArchitectureParameters
 from supernets.relaxable import is_relaxable
@@ -44,6 +50,8 @@ class ArchitectureSearch(TrainingMethod):
     ``path_sampler`` is accepted (``nas run`` builds one for every method) and unused: the architecture
     parameters decide what trains. In-place ``distillation`` is refused.
     """
+
+    distributed_ready: ClassVar[bool] = True
 
     def __init__(self, supernet: Supernet, optimization: Optimization, arch_optimization: Optimization,
                  weight_map: WeightMap | None = None, loss: LabelLoss | None = None, arch_fraction: float = 0.5,
@@ -79,6 +87,7 @@ class ArchitectureSearch(TrainingMethod):
         self.arch_optimizer: torch.optim.Optimizer | None = None
         self.last_arch_loss = float("nan")
         self._progress = 0.0
+        self._sample: dict[str, torch.Tensor] = {}  # a stochastic map's last option weights, for the rank check
 
     # -- data and setup -----------------------------------------------------------------------------------
     def bind_data(self, train: TensorSplit) -> TensorSplit:
@@ -120,11 +129,17 @@ class ArchitectureSearch(TrainingMethod):
         return self.loss(full, y, example_weights), logits
 
     def option_weights(self, progress: float, detach: bool) -> dict[str, torch.Tensor]:
-        """The weight map's option weights (a fresh sample for GDAS / DrNAS); ``detach`` for a weights' step."""
-        if detach:
-            with torch.no_grad():
-                return self.alphas.weights(self.weight_map, progress)
-        return self.alphas.weights(self.weight_map, progress)
+        """The weight map's option weights (a fresh sample for GDAS / DrNAS, from the global generator, which
+        every rank seeds and advances alike); ``detach`` for a weights' step."""
+        with torch.no_grad() if detach else contextlib.nullcontext():
+            weights = self.alphas.weights(self.weight_map, progress)
+        if self.weight_map.stochastic:
+            self._sample = {name: w.detach() for name, w in weights.items()}
+        return weights
+
+    def architecture_batch(self, step: int, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The held-out batch of ``step``, as large as the loop's global batch; this rank's share of it."""
+        return self.held_out.batch(step, len(batch.y) * self.execution.world_size, self.execution.shard)
 
     def alpha_gradients(self, loss: torch.Tensor) -> list[torch.Tensor]:
         """d loss / d logits of every decision (zeros where a decision did not take part)."""
@@ -133,9 +148,10 @@ class ArchitectureSearch(TrainingMethod):
         return [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
 
     def step_architecture(self, grads: list[torch.Tensor]) -> None:
-        """One step of the architecture optimizer with ``grads`` (clipped by ``arch_optimization``)."""
+        """One step of the architecture optimizer with ``grads``, averaged over the ranks (each rank's are of its
+        share of the batch) and clipped by ``arch_optimization``."""
         self.arch_optimizer.zero_grad(set_to_none=True)
-        for p, g in zip(self.alphas.parameters(), grads):
+        for p, g in zip(self.alphas.parameters(), self.execution.average(grads)):
             p.grad = g.detach()
         self.arch_optimization.clip(self.alphas.parameters())
         self.arch_optimizer.step()
@@ -160,6 +176,12 @@ class ArchitectureSearch(TrainingMethod):
     def architecture_record(self) -> dict[str, Any]:
         return {"method": type(self).__name__, "weight_map": repr(self.weight_map),
                 "entropy": self.alphas.entropy(self.weight_map), "parameters": self.alphas.table(self.weight_map)}
+
+    def replicated_tensors(self) -> dict[str, torch.Tensor]:
+        """The architecture parameters (``architecture/<decision>``) and a stochastic map's last sample
+        (``sample/<decision>``): bit-identical on every rank."""
+        alphas = {f"architecture/{name}": logits for name, logits in zip(self.alphas.decisions, self.alphas.logits)}
+        return {**alphas, **{f"sample/{name}": w for name, w in self._sample.items()}}
 
     def scalars(self) -> dict[str, float]:
         """``architecture/loss`` (of the last architecture step), ``architecture/entropy`` and the map's own."""

@@ -35,6 +35,11 @@ class Bilevel(ArchitectureSearch):
     The unrolled step needs deterministic weights (``Softmax``) and leaves weights and BatchNorm statistics as
     it found them.
 
+    Under torchrun each rank takes its share of the global held-out batch and the architecture gradient is
+    averaged over the ranks before the architecture step (``ArchitectureSearch``); the unrolled step also
+    averages the virtual step's gradient and ``grad_w' L_val``, so ``w'`` and ``eps`` are the same on every rank
+    and the result is the global batch's hypergradient (every term is linear in the per-rank gradients).
+
     Example:
         >>> import functools, tempfile
         >>> from nas.data import synthetic
@@ -74,7 +79,7 @@ class Bilevel(ArchitectureSearch):
         lr = self.optimizer.param_groups[0]["lr"]
         self._progress = progress = self.budget.progress(step)
         self.supernet.train()
-        xa, ya = self.held_out.batch(step, len(batch.y))
+        xa, ya = self.architecture_batch(step, batch)
         if self.order == "second":
             grads, arch_loss = self.unrolled_gradient(batch.x, batch.y, xa, ya, progress, lr)
         else:
@@ -102,7 +107,8 @@ class Bilevel(ArchitectureSearch):
 
     def unrolled_gradient(self, x: torch.Tensor, y: torch.Tensor, xa: torch.Tensor, ya: torch.Tensor,
                           progress: float, lr: float) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """Second-order DARTS: the architecture gradient through one virtual weights' step (see the class)."""
+        """Second-order DARTS: the architecture gradient through one virtual weights' step (see the class); this
+        rank's share of it (``step_architecture`` averages it over the ranks)."""
         params = [p for p in self.supernet.parameters() if p.requires_grad]
         buffers = [b.detach().clone() for b in self.supernet.buffers()]
         backup = [p.detach().clone() for p in params]
@@ -112,7 +118,7 @@ class Bilevel(ArchitectureSearch):
             return self.relaxed_loss(self.supernet, x, y, self.option_weights(progress, detach=False))[0]
 
         try:
-            grads = torch.autograd.grad(train_loss(), params, allow_unused=True)
+            grads = self.execution.average(torch.autograd.grad(train_loss(), params, allow_unused=True), params)
             with torch.no_grad():
                 for p, w, g in zip(params, backup, grads):
                     p.copy_(w - lr * ((g if g is not None else 0.0) + decay * w))
@@ -120,7 +126,8 @@ class Bilevel(ArchitectureSearch):
             alphas = list(self.alphas.parameters())
             both = torch.autograd.grad(val_loss, alphas + params, allow_unused=True)
             d_alpha = [torch.zeros_like(a) if g is None else g for a, g in zip(alphas, both[:len(alphas)])]
-            d_w = [torch.zeros_like(p) if g is None else g for p, g in zip(params, both[len(alphas):])]
+            d_w = self.execution.average([torch.zeros_like(p) if g is None else g
+                                          for p, g in zip(params, both[len(alphas):])])
             norm = torch.linalg.vector_norm(torch.stack([g.norm() for g in d_w]))
             if float(norm) == 0.0:
                 return d_alpha, val_loss

@@ -10,6 +10,7 @@ import torch
 from nas.errors import ConfigError
 from nas.losses import DistillationLoss, LabelLoss
 from nas.training.budget import TrainingBudget
+from nas.training.distributed import state_tensors
 from nas.training.execution import Execution
 from nas.training.held_out import HeldOutBatches, split_training_data
 from nas.training.hooks import TrainingHooks
@@ -38,6 +39,13 @@ class ControllerTraining(OneShot):
     a learned one (``learns_from_reward``: ``samplers.ENASPathSampler``), whose state (controller weights, its
     optimizer, the baseline, the memory buffer) is checkpointed with the method's.
 
+    Under torchrun every rank holds the same controller: its children are a function of (seed, step, controller
+    weights), the reward batch is global (``reward_batch_size`` must split evenly over the ranks; by default the
+    held-out images are rounded down to a multiple of the ranks), each rank scores its share of it, and the
+    rewards are averaged over the ranks (equal shares: the accuracy on the whole batch) before the REINFORCE
+    update, so controller, baseline and buffer take the same update everywhere; the cross-rank check compares
+    their hash (``replicated_tensors``).
+
     Example:
         >>> import functools, tempfile
         >>> from nas.data import synthetic
@@ -57,7 +65,6 @@ class ControllerTraining(OneShot):
     """
 
     trains_controller: ClassVar[bool] = True
-    distributed_ready: ClassVar[bool] = False  # the controller's REINFORCE updates are not shared across ranks yet
 
     def __init__(self, supernet: Supernet, path_sampler: PathSampler, optimization: Optimization,
                  loss: LabelLoss | None = None, distillation: DistillationLoss | None = None,
@@ -100,6 +107,14 @@ class ControllerTraining(OneShot):
         if self.reward_batch_size is not None and self.reward_batch_size > len(self.valid):
             raise ConfigError(f"reward_batch_size={self.reward_batch_size} is more than the {len(self.valid)} held-out "
                               "validation images: lower trainer.method.reward_batch_size or raise valid_fraction")
+        ranks = execution.world_size
+        if self.reward_batch_size is not None and self.reward_batch_size % ranks:
+            raise ConfigError(f"the controller's reward batch of {self.reward_batch_size} held-out images does not "
+                              f"split evenly over the {ranks} ranks: set trainer.method.reward_batch_size to a "
+                              f"multiple of {ranks}")
+        if len(self.valid) < ranks:
+            raise ConfigError(f"the {len(self.valid)} held-out validation images cannot reward the controller on "
+                              f"{ranks} ranks (one image per rank at least): raise trainer.method.valid_fraction")
         super().setup(budget, execution, participants)
         self.valid.to(execution.device)
         self.every = self.controller_every or budget.steps_per_epoch
@@ -107,12 +122,14 @@ class ControllerTraining(OneShot):
     def training_step(self, step: int, batch: Batch, needs: frozenset[str]) -> StepOutput:
         output = super().training_step(step, batch, needs)
         if (step + 1) % self.every == 0:
-            size = self.reward_batch_size or min(len(batch.y), len(self.valid))
+            ranks = self.execution.world_size  # the global batch, or every held-out image that splits evenly
+            size = self.reward_batch_size or min(len(batch.y) * ranks, len(self.valid) // ranks * ranks)
             self.train_controller((step + 1) // self.every - 1, size)
         return output
 
     def train_controller(self, phase: int, batch_size: int) -> dict[str, float]:
-        """Controller phase number ``phase``: ``controller_steps`` REINFORCE updates; returns their mean stats."""
+        """Controller phase number ``phase``: ``controller_steps`` REINFORCE updates, each on rewards of a global
+        batch of ``batch_size`` (this rank scores its share; the ranks average); returns their mean stats."""
         saved = [b.detach().clone() for b in self.supernet.buffers()]
         self.supernet.train()  # batch statistics, as ENAS rewards its children
         totals: dict[str, float] = {}
@@ -120,9 +137,10 @@ class ControllerTraining(OneShot):
             for k in range(self.controller_steps):
                 key = phase * self.controller_steps + k
                 archs = self.path_sampler.propose(key, self.controller_batch)
-                x, y = self.valid.batch(key, batch_size)
+                x, y = self.valid.batch(key, batch_size, self.execution.shard)
                 with torch.no_grad(), self.execution.autocast():
                     rewards = [float((self.supernet(x, arch).argmax(1) == y).float().mean()) for arch in archs]
+                rewards = self.execution.mean(rewards)  # the whole batch's accuracy, the same on every rank
                 for name, value in self.path_sampler.reinforce(archs, rewards).items():
                     totals[name] = totals.get(name, 0.0) + value / self.controller_steps
         finally:
@@ -131,6 +149,11 @@ class ControllerTraining(OneShot):
                     buffer.copy_(value)
         self.last = totals
         return totals
+
+    def replicated_tensors(self) -> dict[str, torch.Tensor]:
+        """The path sampler's state (controller weights, its optimizer, baseline, buffer rewards): bit-identical
+        on every rank."""
+        return state_tensors(self.path_sampler.state_dict(), "path_sampler")
 
     def scalars(self) -> dict[str, float]:
         """The one-shot scalars plus ``controller/<reward|baseline|entropy|loss>`` of the last controller phase."""

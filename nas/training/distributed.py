@@ -8,7 +8,10 @@ function of (seed, step)) on its shard of the global batch, and after the step's
 "used" count beside them: a parameter is averaged over the ranks that gave it a gradient, and one that no
 rank used keeps ``grad None`` (weight decay and momentum leave it alone). The feedback that data-dependent
 samplers observe is made global (``gather_feedback``), so every rank's sampler holds the same distribution,
-and every ``check_every`` steps the ranks compare a hash of each step's children (``check_architectures``).
+and every ``check_every`` steps the ranks compare a hash of each step's children (``check_architectures``) and
+of what the method must hold alike on every rank (its ``replicated_tensors``: architecture parameters, a
+controller's state). A method's own cross-rank needs go through the execution: ``average`` (architecture
+gradients taken outside an optimizer step, the same flat all-reduce), ``mean`` (ENAS' rewards), ``shard``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import atexit
 import dataclasses
 import hashlib
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from datetime import timedelta
 from typing import Any
@@ -160,11 +163,9 @@ class Distributed:
 
     # -- gradients ----------------------------------------------------------------------------------------------
     def reduce_gradients(self, params: Sequence[nn.Parameter]) -> None:
-        """Average the gradients of ``params`` over the ranks that used them, in one all-reduce per dtype.
-
-        Each rank packs its gradients (zeros where it has none) and a used flag per parameter into one flat
-        buffer; after the sum, a parameter gets ``sum / count`` of the ``count`` ranks that used it, or
-        ``grad None`` when no rank did. Every rank must pass the same parameters in the same order.
+        """Average the gradients of ``params`` over the ranks that used them, in one all-reduce per dtype
+        (``average``): a parameter gets the mean gradient of the ranks that gave it one, or ``grad None`` when
+        no rank did. Every rank must pass the same parameters in the same order.
 
         Example:
             >>> w = nn.Parameter(torch.ones(2)); w.grad = torch.full((2,), 3.0)
@@ -175,41 +176,64 @@ class Distributed:
         """
         if not self.enabled:
             return
-        groups: dict[tuple[torch.dtype, torch.device], list[nn.Parameter]] = {}
-        for param in params:
-            if param.requires_grad:
-                groups.setdefault((param.dtype, param.device), []).append(param)
+        params = [p for p in params if p.requires_grad]
+        for param, grad in zip(params, self.average([p.grad for p in params], like=params)):
+            param.grad = grad
+
+    def average(self, tensors: Sequence[torch.Tensor | None], like: Sequence[torch.Tensor] | None = None
+                ) -> list[torch.Tensor | None]:
+        """Each of ``tensors`` averaged over the ranks that hold it (not None), in one all-reduce per dtype and
+        device: in place where this rank holds it, a new tensor shaped as ``like[i]`` where only other ranks do,
+        None where no rank does. Each rank packs its tensors (zeros for None) and a held flag per tensor into one
+        flat buffer; after the sum, tensor ``i`` is ``sum / count`` of the ``count`` ranks that held it. Every
+        rank must pass tensors of the same shapes in the same order (``like``: the shapes, dtypes and devices;
+        by default ``tensors`` themselves, then none may be None).
+
+        Example:
+            >>> Distributed().average([torch.ones(2), None], like=[torch.zeros(2), torch.zeros(3)])  # one rank
+            [tensor([1., 1.]), None]
+        """
+        like = list(tensors) if like is None else list(like)
+        if len(like) != len(tensors) or any(t is None for t in like):
+            raise ValueError("average needs the shape of every tensor: pass like= for the ones that are None")
+        if not self.enabled:
+            return list(tensors)
+        result: list[torch.Tensor | None] = list(tensors)
+        groups: dict[tuple[torch.dtype, torch.device], list[int]] = {}
+        for i, shape in enumerate(like):
+            groups.setdefault((shape.dtype, shape.device), []).append(i)
         for (dtype, device), members in groups.items():
-            sizes = [p.numel() for p in members]
+            sizes = [like[i].numel() for i in members]
             total = sum(sizes)
             flat = self._flat_buffer(dtype, device, total + len(members))
             offset = 0
-            for param, size in zip(members, sizes):
-                if param.grad is not None:
-                    flat[offset:offset + size].copy_(param.grad.reshape(-1))
+            for i, size in zip(members, sizes):
+                if tensors[i] is not None:
+                    flat[offset:offset + size].copy_(tensors[i].reshape(-1))
                 else:
                     flat[offset:offset + size].zero_()
                 offset += size
-            flat[total:].copy_(torch.tensor([p.grad is not None for p in members], dtype=dtype))
+            flat[total:].copy_(torch.tensor([tensors[i] is not None for i in members], dtype=dtype))
             reduced = flat.to(self._comm_device()) if self.backend == "nccl" and device.type != "cuda" else flat
             dist.all_reduce(reduced)
             flat = reduced.to(device)
             counts = flat[total:].tolist()
             everywhere = all(count == self.world_size for count in counts)
-            if everywhere:  # the usual case (every rank trains the same children): one division
+            if everywhere:  # the usual case (every rank used every tensor): one division
                 flat[:total].div_(self.world_size)
             offset = 0
-            for param, size, count in zip(members, sizes, counts):
-                part = flat[offset:offset + size].view_as(param)
+            for i, size, count in zip(members, sizes, counts):
+                part = flat[offset:offset + size].view_as(like[i])
                 offset += size
                 if count == 0:
-                    param.grad = None  # no rank used it: weight decay and momentum leave it alone
-                elif param.grad is None:
-                    param.grad = part.clone() if everywhere else part / count
+                    result[i] = None  # no rank holds it (a parameter no rank used keeps grad None)
+                elif tensors[i] is None:
+                    result[i] = part.clone() if everywhere else part / count
                 else:
-                    param.grad.copy_(part)
+                    tensors[i].copy_(part)
                     if not everywhere:
-                        param.grad.div_(count)
+                        tensors[i].div_(count)
+        return result
 
     def _flat_buffer(self, dtype: torch.dtype, device: torch.device, size: int) -> torch.Tensor:
         """The reduction buffer of one dtype and device, kept from step to step (grown when the parameters do)."""
@@ -263,19 +287,24 @@ class Distributed:
         digest = hashlib.sha256("|".join(str(a) for a in archs).encode()).digest()
         return int.from_bytes(digest[:8], "little") >> 1
 
-    def check_architectures(self, step: int, archs: Sequence[Architecture], force: bool = False) -> None:
+    def check_architectures(self, step: int, archs: Sequence[Architecture],
+                            replicated: Callable[[], Mapping[str, torch.Tensor]] | None = None,
+                            force: bool = False) -> None:
         """Record the hash of ``step``'s children; every ``check_every`` steps (and with ``force``) compare the
-        recorded hashes of all ranks and raise ``DivergenceError`` naming the first step and the ranks that
+        recorded hashes of all ranks, and the hash of each tensor ``replicated()`` gives (what every rank must
+        hold bit-identical: a bilevel method's architecture parameters, a controller's state; asked for at the
+        checks only), and raise ``DivergenceError`` naming the first step (or the tensors) and the ranks that
         differ. Every rank must call it at the same steps."""
         if not self.enabled or not self.check_every:
             return
         self._hashes.append((int(step), self.architecture_hash(archs)))
         self._children[int(step)] = ", ".join(str(a) for a in archs)
         if force or (step + 1) % self.check_every == 0:
-            self.verify()
+            self.verify(replicated() if replicated is not None else None)
 
-    def verify(self) -> None:
-        """Compare the hashes recorded since the last check across ranks (see ``check_architectures``)."""
+    def verify(self, replicated: Mapping[str, torch.Tensor] | None = None) -> None:
+        """Compare the hashes recorded since the last check across ranks, then those of the ``replicated``
+        tensors (see ``check_architectures``)."""
         if not self.enabled or not self.check_every:
             return
         steps = [s for s, _ in self._hashes]
@@ -302,6 +331,27 @@ class Distributed:
                     f"{children.get(step, '?')}): every rank must pick the same children at a step, so a path "
                     "sampler must be a pure function of (seed, step) and of state all ranks share (all-reduced "
                     "feedback); the run stops rather than average the gradients of different children")
+        if replicated:
+            self._verify_replicated(replicated, steps[-1] if steps else None)
+
+    def _verify_replicated(self, replicated: Mapping[str, torch.Tensor], step: int | None) -> None:
+        """Raise ``DivergenceError`` unless every rank holds bit-identical ``replicated`` tensors."""
+        names = list(replicated)
+        local = torch.tensor([[tensor_hash(replicated[n]) for n in names]], dtype=torch.int64)
+        table = self.all_gather_cat(local).tolist()  # [rank][tensor]
+        differ = [i for i in range(len(names)) if len({table[r][i] for r in range(self.world_size)}) > 1]
+        if not differ:
+            return
+        by_hash: dict[tuple[int, ...], list[int]] = {}
+        for r in range(self.world_size):
+            by_hash.setdefault(tuple(table[r][i] for i in differ), []).append(r)
+        groups = "; ".join(f"ranks {ranks} {key[0]:016x}" for key, ranks in by_hash.items())
+        shown = ", ".join(names[i] for i in differ[:4]) + (f" and {len(differ) - 4} more" if len(differ) > 4 else "")
+        raise DivergenceError(
+            f"ranks hold different {shown} after step {step if step is not None else '?'} (hash of "
+            f"{names[differ[0]]}: {groups}): architecture parameters and a controller's state are updated from "
+            "all-reduced gradients and rewards and must stay bit-identical on every rank; the run stops rather "
+            "than end with a different architecture on each rank")
 
     # -- rank 0 owns the run folder ----------------------------------------------------------------------------
     @contextmanager
@@ -323,6 +373,37 @@ class Distributed:
             yield
 
 
+def tensor_hash(tensor: torch.Tensor) -> int:
+    """A 63-bit hash of ``tensor``'s bytes (dtype and shape included; stable across processes).
+
+    Example:
+        >>> one = tensor_hash(torch.ones(2))
+        >>> one == tensor_hash(torch.ones(2)), one == tensor_hash(torch.ones(3)), one == tensor_hash(torch.zeros(2))
+        (True, False, False)
+    """
+    data = tensor.detach().to("cpu").contiguous().reshape(-1)
+    digest = hashlib.sha256(f"{data.dtype}{tuple(tensor.shape)}".encode())
+    digest.update(data.view(torch.uint8).numpy().tobytes())
+    return int.from_bytes(digest.digest()[:8], "little") >> 1
+
+
+def state_tensors(state: Any, prefix: str) -> dict[str, torch.Tensor]:
+    """The tensors and numbers of a nested ``state_dict()`` (dicts, lists, tuples) by their dotted path, numbers
+    as float64 scalars: what a method's ``replicated_tensors`` hands the cross-rank check.
+
+    Example:
+        >>> sorted(state_tensors({"w": torch.ones(2), "opt": {"lr": 0.1, "moments": [torch.zeros(1)]}, "x": None}, "s"))
+        ['s.opt.lr', 's.opt.moments.0', 's.w']
+    """
+    if torch.is_tensor(state):
+        return {prefix: state}
+    if isinstance(state, (bool, int, float)):
+        return {prefix: torch.tensor(float(state), dtype=torch.float64)}
+    items = state.items() if isinstance(state, Mapping) else enumerate(state) if isinstance(state, (list, tuple)) \
+        else ()
+    return {name: tensor for key, value in items for name, tensor in state_tensors(value, f"{prefix}.{key}").items()}
+
+
 def _destroy_process_group() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
@@ -336,6 +417,8 @@ class DistributedExecution(Execution):
     """The execution of one rank of several: as ``Execution``, on this rank's device, and before a method's
     optimizer step (``unscale_`` or ``step``, whichever comes first) the optimizer's gradients are all-reduced
     once (``Distributed.reduce_gradients``): after all of the step's children, not after each backward.
+    ``shard``, ``mean`` and ``average`` are the ranks' (``Distributed``): a bilevel method averages its
+    architecture gradients with ``average``, a controller method its rewards with ``mean``.
 
     Example:
         >>> execution = Distributed().execution("cpu")   # one rank: a plain Execution
@@ -347,6 +430,20 @@ class DistributedExecution(Execution):
         self.distributed = distributed
         super().__init__(str(distributed.device(device)), amp)
         self._reduced: set[int] = set()  # optimizers whose gradients are reduced for the coming step
+
+    @property
+    def world_size(self) -> int:
+        return self.distributed.world_size
+
+    def shard(self, indices: torch.Tensor) -> torch.Tensor:
+        return self.distributed.shard(indices)
+
+    def mean(self, values: Sequence[float]) -> list[float]:
+        return self.distributed.mean(values)
+
+    def average(self, tensors: Sequence[torch.Tensor | None], like: Sequence[torch.Tensor] | None = None
+                ) -> list[torch.Tensor | None]:
+        return self.distributed.average(tensors, like)
 
     def reduce(self, optimizer: torch.optim.Optimizer) -> None:
         """All-reduce ``optimizer``'s gradients (once per optimizer step)."""

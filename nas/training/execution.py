@@ -2,11 +2,14 @@
 
 A training method runs its forward passes under ``autocast()``, back-propagates with ``backward``
 and steps its optimizers with ``step``; it never touches the AMP gradient scaler itself. A
-distributed execution (DDP under torchrun) is a subclass that wraps the same calls.
+distributed execution (DDP under torchrun) is a subclass that wraps the same calls; what else a method
+shares across ranks goes through ``world_size``, ``shard``, ``mean`` and ``average``, which are identities
+in one process.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -66,6 +69,26 @@ class Execution:
             self.scaler.update()
         else:
             optimizer.step()
+
+    # -- across ranks: identities in one process (``DistributedExecution`` reduces over the ranks) ------------
+    @property
+    def world_size(self) -> int:
+        """How many ranks train together (a method's batch is this rank's 1 / world_size of the global batch)."""
+        return 1
+
+    def shard(self, indices: torch.Tensor) -> torch.Tensor:
+        """This rank's contiguous share of a global batch's ``indices`` (all of them in one process)."""
+        return indices
+
+    def mean(self, values: Sequence[float]) -> list[float]:
+        """The mean over the ranks of each of ``values`` (e.g. rewards measured on each rank's shard)."""
+        return [float(v) for v in values]
+
+    def average(self, tensors: Sequence[torch.Tensor | None], like: Sequence[torch.Tensor] | None = None
+                ) -> list[torch.Tensor | None]:
+        """``tensors`` (gradients taken outside an optimizer step) averaged over the ranks that hold them
+        (``Distributed.average``); in one process, ``tensors`` as they are."""
+        return list(tensors)
 
     def state_dict(self) -> dict[str, Any] | None:
         return self.scaler.state_dict() if self.scaler is not None else None

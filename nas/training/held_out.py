@@ -4,12 +4,15 @@ Bilevel search (DARTS and its family) trains the weights on one part of the trai
 architecture parameters on the other. ``split_training_data`` makes the two parts (a seeded permutation);
 the trainer's data sampler then covers the weights' part, and a method draws the architecture's batches from
 ``HeldOutBatches``: batch ``step`` of a per-epoch permutation seeded by (seed, epoch), so a resumed run
-draws exactly the batches an uninterrupted one would, without saved state.
+draws exactly the batches an uninterrupted one would, without saved state. Under torchrun the batch is the
+global one and each rank takes its contiguous share (``shard``), as the loop shards the weights' batches.
 """
 
 from __future__ import annotations
 
 import torch
+
+from collections.abc import Callable
 
 from nas.data.splits import TensorSplit
 from nas.errors import ConfigError
@@ -60,8 +63,10 @@ class HeldOutBatches:
         self.data = self.data.to(device)
         return self
 
-    def batch(self, step: int, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(images, labels) of the architecture batch at ``step``."""
+    def batch(self, step: int, batch_size: int, shard: Callable[[torch.Tensor], torch.Tensor] | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(images, labels) of the architecture batch of ``batch_size`` at ``step``; ``shard`` (``Execution.shard``)
+        picks this rank's share of it under torchrun."""
         per_epoch = len(self.data) // int(batch_size)
         if per_epoch < 1:
             raise ConfigError(f"the architecture's part of the training split has {len(self.data)} examples, "
@@ -72,4 +77,6 @@ class HeldOutBatches:
             self._order = torch.randperm(len(self.data), generator=generator).to(self.data.x.device)
             self._epoch = epoch
         indices = self._order[position * batch_size:(position + 1) * batch_size]
+        if shard is not None:
+            indices = shard(indices)
         return self.data.x[indices], self.data.y[indices]

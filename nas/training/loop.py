@@ -93,7 +93,8 @@ class Trainer:
     global batch: every rank trains the same children on its contiguous share of each global batch of the
     data sampler's order, the method's optimizer step all-reduces the gradients once
     (``DistributedExecution``), the participants observe the feedback of the whole global batch, and every
-    ``distributed.check_every`` steps the ranks compare their children. Rank 0 alone writes checkpoints
+    ``distributed.check_every`` steps the ranks compare their children and the method's
+    ``replicated_tensors`` (architecture parameters, a controller). Rank 0 alone writes checkpoints
     (BatchNorm running statistics averaged over the ranks first), TensorBoard scalars and the progress bar;
     every rank resumes from the checkpoint. Methods that are not ``distributed_ready`` are refused.
 
@@ -150,8 +151,9 @@ class Trainer:
         if self.distributed.enabled:
             self.distributed.local_batch_size(batch_size)  # refused unless it splits evenly over the ranks
             if not method.distributed_ready:
-                raise ConfigError(f"{type(method).__name__} does not run on several ranks yet (its architecture "
-                                  "or controller updates are not reduced across ranks): train it in one process")
+                raise ConfigError(f"{type(method).__name__} does not run on several ranks (it is not "
+                                  "distributed_ready: its updates are not shared across ranks): train it in one "
+                                  "process")
             if getattr(data_sampler, "world_size", 1) != 1:
                 raise ConfigError("under torchrun the trainer shards each global batch itself: build the data "
                                   f"sampler with world_size=1, not {data_sampler.world_size}")
@@ -264,7 +266,7 @@ class Trainer:
             weights = weights.to(self.device)
         output = self.method.training_step(self.state.step, Batch(x, y, indices, weights), self.needs)
         feedback = self.distributed.gather_feedback(output.feedback)  # the global batch's, on every rank
-        self.distributed.check_architectures(self.state.step, feedback.archs)
+        self.distributed.check_architectures(self.state.step, feedback.archs, self.method.replicated_tensors)
         for participant, needs in zip(self.participants, self._needs):
             participant.observe(feedback.restricted(needs))
         return output
@@ -320,7 +322,7 @@ class Trainer:
                         callback.on_epoch_end(self)
             for callback in self.callbacks:
                 callback.on_train_end(self)
-            self.distributed.verify()  # the last steps' children, before the final checkpoint
+            self.distributed.verify(self.method.replicated_tensors())  # the last steps, before the final checkpoint
         except KeyboardInterrupt:
             self.save_checkpoint(collective=False)
             bar.write(f"interrupted: checkpoint saved at step {self.state.step} in {self.checkpoint_path}")

@@ -61,8 +61,9 @@ class TrainingMethod(ABC):
     supernet: Supernet
     distributed_ready: ClassVar[bool] = False
     """Whether the method runs on several ranks under torchrun (``nas.training.distributed``): every decision it
-    takes from data is shared by the ranks and its optimizers step through ``execution`` (which all-reduces
-    the gradients). The trainer refuses the others when there is more than one rank."""
+    takes from data is shared by the ranks (``execution.mean`` / ``execution.average`` over the ranks' shards),
+    its optimizers step through ``execution`` (which all-reduces the gradients), and what every rank must hold
+    alike is in ``replicated_tensors``. The trainer refuses the others when there is more than one rank."""
 
     def setup(self, budget: TrainingBudget, execution: Execution, participants: Sequence[TrainingHooks]) -> None:
         """Called once by the trainer's constructor, before any step: move the supernet to
@@ -93,6 +94,11 @@ class TrainingMethod(ABC):
     def set_supernet(self, supernet: Supernet) -> None:
         """Train ``supernet`` from now on (a few-shot split replaces it); the caller updates the optimizer."""
         raise NotImplementedError(f"{type(self).__name__} cannot replace its supernet (few-shot splits need that)")
+
+    def replicated_tensors(self) -> dict[str, torch.Tensor]:
+        """Name -> a tensor every rank must hold bit-identical (architecture parameters, a controller's weights),
+        beyond the supernet's weights: the trainer's cross-rank check compares their hashes. None by default."""
+        return {}
 
     def scalars(self) -> dict[str, float]:
         """Method-specific TensorBoard scalars, written at every log step beside loss, accuracy and lr."""

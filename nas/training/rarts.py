@@ -34,6 +34,8 @@ class RARTS(ArchitectureSearch):
     (its own optimizer of the same kind), then ``alpha`` on ``grad_alpha (L_val(y) + lambda L_train(w))``
     (``arch_optimization``). No unrolling and no mixed second derivatives: first order, yet the architecture
     sees both splits. The found architecture is exported from ``w`` (the ``"supernet"`` of the checkpoint).
+    Under torchrun both networks' gradients are all-reduced at their optimizer steps and the architecture's
+    before its step (``ArchitectureSearch``), so ``w``, ``y`` and ``alpha`` stay the same on every rank.
 
     Example:
         >>> import functools, tempfile
@@ -94,7 +96,7 @@ class RARTS(ArchitectureSearch):
         self._progress = progress = self.budget.progress(step)
         self.supernet.train()
         self.copy.train()
-        xa, ya = self.held_out.batch(step, len(batch.y))
+        xa, ya = self.architecture_batch(step, batch)
         weights = self.option_weights(progress, detach=True)
         loss, logits = self._weights_step(self.supernet, self.copy, self.optimizer, batch.x, batch.y,
                                           self.train_weight, weights, batch.weights)

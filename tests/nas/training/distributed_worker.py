@@ -2,14 +2,16 @@
 
 ``spawn(out, scenarios)`` starts ``world_size`` CPU processes (torch.multiprocessing, torchrun's environment
 variables set by hand) that run the named scenarios one after another and write ``<scenario>_rank<r>.pt`` to
-``out``. Run as a script under torchrun (``python -m torch.distributed.run --nproc_per_node=2
-distributed_worker.py OUT STEP_DELAY``) it trains the smoke config through the pipeline, as `nas train` does,
-slowly enough to be killed, and rank 0 saves the final weights.
+``out``; ``registry`` names another module whose ``SCENARIOS`` to run (``distributed_search_worker``). Run as
+a script under torchrun (``python -m torch.distributed.run --nproc_per_node=2 distributed_worker.py OUT
+STEP_DELAY``) it trains the smoke config through the pipeline, as `nas train` does, slowly enough to be killed,
+and rank 0 saves the final weights.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import socket
 import sys
@@ -39,18 +41,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def spawn(out: Path, scenarios: list[str], world_size: int = 2) -> None:
-    """Run ``scenarios`` on ``world_size`` gloo ranks; a failing rank fails the call with its traceback."""
-    mp.spawn(_rank_main, args=(world_size, free_port(), str(out), scenarios), nprocs=world_size, join=True)
+def spawn(out: Path, scenarios: list[str], world_size: int = 2, registry: str = __name__) -> None:
+    """Run ``scenarios`` (of module ``registry``'s ``SCENARIOS``) on ``world_size`` gloo ranks; a failing rank
+    fails the call with its traceback."""
+    mp.spawn(_rank_main, args=(world_size, free_port(), str(out), scenarios, registry), nprocs=world_size, join=True)
 
 
-def _rank_main(rank: int, world_size: int, port: int, out: str, scenarios: list[str]) -> None:
+def _rank_main(rank: int, world_size: int, port: int, out: str, scenarios: list[str], registry: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world_size), RANK=str(rank),
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
     Distributed(backend="gloo")  # joins the process group once; later instances reuse it
+    registered = importlib.import_module(registry).SCENARIOS
     for name in scenarios:
-        result = SCENARIOS[name](Path(out) / name, rank)
+        result = registered[name](Path(out) / name, rank)
         torch.save(result, Path(out) / f"{name}_rank{rank}.pt")
 
 
@@ -101,7 +105,7 @@ class KillAt(TrainerCallback):
 
 
 def nb201_trainer(out: Path, path_sampler_of, data_sampler=None, callbacks=(), check_every: int = 1,
-                  **loop) -> Trainer:
+                  method: type[OneShot] = OneShot, **loop) -> Trainer:
     from samplers import UniformDataSampler
     from search_spaces.nb201 import NB201SearchSpace
 
@@ -109,10 +113,10 @@ def nb201_trainer(out: Path, path_sampler_of, data_sampler=None, callbacks=(), c
     data = synthetic(train_size=128)
     space = NB201SearchSpace(**SMALL_SPACE)
     optimization = Optimization(functools.partial(torch.optim.SGD, lr=0.1, momentum=0.9, weight_decay=5e-4))
-    method = OneShot(space.build_supernet(), path_sampler_of(space), optimization)
+    trained = method(space.build_supernet(), path_sampler_of(space), optimization)
     options = dict(epochs=2, batch_size=32, progress=False, tensorboard=False, checkpoint_every=0)
     options.update(loop)
-    return Trainer(method, data.train, data_sampler or UniformDataSampler(len(data.train), seed=0), out,
+    return Trainer(trained, data.train, data_sampler or UniformDataSampler(len(data.train), seed=0), out,
                    callbacks=list(callbacks), distributed=Distributed(check_every=check_every), **options)
 
 
@@ -239,28 +243,42 @@ def sandwich_vit(out: Path, rank: int, batch_size: int = 16) -> dict:
     return {"weights": weights(trainer), "initial": initial, "steps": trainer.state.step}
 
 
+class NotReady(OneShot):
+    """A method that does not say it runs on several ranks."""
+
+    distributed_ready = False
+
+
 def refusals(out: Path, rank: int) -> dict:
-    """What the trainer refuses on two ranks: a global batch that does not split evenly, a bilevel method."""
-    from samplers import UniformDataSampler, UniformPathSampler
-    from nas.training import Bilevel
-    from search_spaces.nb201 import NB201SearchSpace
+    """What the trainer refuses on two ranks: a global batch that does not split evenly, a method that is not
+    ``distributed_ready``, an ENAS reward batch that does not split evenly."""
+    from samplers import UniformPathSampler
 
     messages = {}
-    try:
-        nb201_trainer(out, lambda space: UniformPathSampler(space, seed=0), batch_size=33)
-    except ConfigError as exc:
-        messages["odd_batch"] = str(exc)
-    data = synthetic(train_size=128)
-    space = NB201SearchSpace(**SMALL_SPACE)
-    sgd = functools.partial(torch.optim.SGD, lr=0.05)
-    method = Bilevel(space.build_supernet(), Optimization(sgd), Optimization(sgd, grad_clip_norm=None))
-    train = method.bind_data(data.train)
-    try:
-        Trainer(method, train, UniformDataSampler(len(train)), out, epochs=1, batch_size=16, progress=False,
-                tensorboard=False)
-    except ConfigError as exc:
-        messages["bilevel"] = str(exc)
+    for name, build in {
+        "odd_batch": lambda: nb201_trainer(out, lambda space: UniformPathSampler(space, seed=0), batch_size=33),
+        "not_ready": lambda: nb201_trainer(out, lambda space: UniformPathSampler(space, seed=0), method=NotReady),
+        "odd_reward_batch": lambda: enas_trainer(out, reward_batch_size=7),
+    }.items():
+        try:
+            build()
+        except ConfigError as exc:
+            messages[name] = str(exc)
     return messages
+
+
+def enas_trainer(out: Path, **method) -> Trainer:
+    """ENAS on the small NB201 space (``method``: ``ControllerTraining``'s options)."""
+    from nas.training import ControllerTraining
+    from samplers import ENASPathSampler, UniformDataSampler
+    from search_spaces.nb201 import NB201SearchSpace
+
+    space = NB201SearchSpace(**SMALL_SPACE)
+    method = ControllerTraining(space.build_supernet(), ENASPathSampler(space, seed=0),
+                                Optimization(functools.partial(torch.optim.SGD, lr=0.1)), **method)
+    train = method.bind_data(synthetic(train_size=128).train)
+    return Trainer(method, train, UniformDataSampler(len(train), seed=0), out, epochs=1, batch_size=16,
+                   progress=False, tensorboard=False)
 
 
 SCENARIOS = {"sequences": sequences, "pada": pada, "reducer": reducer, "divergence": divergence, "resume": resume,

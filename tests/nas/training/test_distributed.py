@@ -110,7 +110,9 @@ def test_few_shot_split_is_decided_once_and_applied_on_every_rank(ranks):
 def test_what_cannot_run_on_two_ranks_is_refused(ranks):
     for result in ranks["refusals"]:
         assert result["odd_batch"].startswith("trainer.batch_size=33 is the global batch and must split evenly")
-        assert "Bilevel does not run on several ranks yet" in result["bilevel"]
+        assert result["not_ready"].startswith("NotReady does not run on several ranks (it is not distributed_ready")
+        assert result["odd_reward_batch"].startswith("the controller's reward batch of 7 held-out images does not "
+                                                     "split evenly over the 2 ranks")
 
 
 def test_one_rank_is_a_no_op():
