@@ -57,24 +57,29 @@ def test_a_ray_build_gives_the_records_of_the_process_pool(cluster, tmp_path):
     assert load_records(tmp_path / "ray.jsonl") == on_ray  # written by the driver's one atomic writer
 
 
-@pytest.mark.slow  # timing-dependent (the kill must land mid-run): failed 1 of 3 runs on a loaded 2-core machine
 def test_a_ray_worker_killed_mid_run_has_its_run_retried_once(cluster, tmp_path):
-    """SIGKILL the Ray worker process of the first run while it trains: Ray retries the run in a new worker; every
-    (architecture, seed) has exactly one record, equal to an undisturbed build's."""
-    archs, recipe = sample_distinct(SPACE, 2, seed=2), StandaloneRecipe(train_size=128, epochs=8, batch_size=16)
-    pids = tmp_path / "pids"
+    """SIGKILL the Ray worker process of the first run while it is inside that run: Ray retries the run in a new
+    worker; every (architecture, seed) has exactly one record, equal to an undisturbed build's. The first run to
+    start parks itself until it is killed, so the kill always lands mid-run (no timing guess)."""
+    archs, recipe = sample_distinct(SPACE, 2, seed=2), StandaloneRecipe(train_size=128, epochs=2, batch_size=16)
+    pids, parked = tmp_path / "pids", tmp_path / "parked"
     pids.mkdir()
 
-    def load_and_say_who():  # runs once in each Ray worker process of the build (by value: a closure)
+    def load_and_say_who():  # runs at the start of each run, in its Ray worker process (by value: a closure)
         (pids / str(os.getpid())).touch()
-        return LOAD()
+        try:
+            os.close(os.open(parked, os.O_CREAT | os.O_EXCL | os.O_WRONLY))  # only the very first run gets here
+        except FileExistsError:
+            return LOAD()
+        parked.write_text(str(os.getpid()))
+        time.sleep(600)  # killed here, inside its run
+        raise AssertionError("the parked run was never killed")
 
     def kill_first_worker():
         deadline = time.monotonic() + 120
-        while not list(pids.iterdir()) and time.monotonic() < deadline:
+        while not (parked.exists() and parked.read_text()) and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(0.5)  # it is training its first run by now
-        victim = int(sorted(pids.iterdir(), key=lambda p: p.stat().st_mtime)[0].name)
+        victim = int(parked.read_text())
         os.kill(victim, signal.SIGKILL)  # a Ray worker that this test's cluster started
         killed.append(victim)
 
@@ -84,7 +89,8 @@ def test_a_ray_worker_killed_mid_run_has_its_run_retried_once(cluster, tmp_path)
     records = build_ground_truth(SPACE, load_and_say_who, "synthetic", archs, [0, 1], tmp_path / "gt.jsonl", recipe,
                                  workers=2, progress=False, backend="ray")
     killer.join()
-    assert killed and len(list(pids.iterdir())) >= 3  # 2 workers, then at least one more for the retry
+    assert killed and str(killed[0]) in {p.name for p in pids.iterdir()}
+    assert len(list(pids.iterdir())) >= 2  # the killed worker, then another one for the retry
     assert sorted((r["arch"], r["seed"]) for r in records) == sorted((str(a), s) for a in archs for s in (0, 1))
     straight = build_ground_truth(SPACE, LOAD, "synthetic", archs, [0, 1], tmp_path / "straight.jsonl", recipe,
                                   progress=False)
