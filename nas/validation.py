@@ -205,6 +205,28 @@ class MapOf(Rule):
 
 
 @dataclass(frozen=True)
+class Record(Rule):
+    """A mapping with exactly the named keys, each checked by its own rule (e.g. an entry of a list of notes)."""
+
+    fields: tuple[tuple[str, Rule], ...] = ()
+
+    def problem(self, value: Any) -> str | None:
+        if not isinstance(value, dict):
+            return "not a mapping"
+        names = [name for name, _ in self.fields]
+        if sorted(value) != sorted(names):
+            return f"keyed {sorted(value)}, not {names}"
+        for name, rule in self.fields:
+            wrong = rule.check(value[name])
+            if wrong:
+                return f"{name} ({_show(value[name])}) is {wrong}"
+        return None
+
+    def describe(self) -> str:
+        return "a mapping of " + ", ".join(f"{name}: {rule.describe()}" for name, rule in self.fields)
+
+
+@dataclass(frozen=True)
 class Section(Rule):
     """A group of keys (checked one by one), or null where the group is optional."""
 
@@ -429,6 +451,7 @@ SCHEMA: dict[str, Rule] = {
     "combined.rows": ListOf(Text()),
     "combined.mean_rank": MapOf(ListOf(Text(), min_len=1)),
     "combined.chosen_on_truth": ListOf(Text()),
+    "combined.footnotes": ListOf(Record(fields=(("combinations", ListOf(Text(), min_len=1)), ("text", Text())))),
     "combined.calibrated": Section(nullable=True),
     "combined.calibrated.members": ListOf(Text(), min_len=1),
     "combined.calibrated.chosen_on_truth": Bool(),

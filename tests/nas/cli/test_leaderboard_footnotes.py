@@ -60,3 +60,11 @@ def test_bad_footnotes_are_one_clear_error(footnotes, message):
     cfg.combined.footnotes = footnotes
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         check_board(cfg, list(cfg.rows))
+
+
+def test_a_footnote_with_a_misspelled_key_is_refused_before_anything_runs():
+    from nas.validation import validate
+
+    with pytest.raises(ConfigError, match=r"keyed \['combinations', 'tex'\], not \['combinations', 'text'\]"):
+        validate(board("combined.footnotes=[{combinations:[anchored],tex:x}]"))
+    validate(board())   # the shipped board's notes pass
