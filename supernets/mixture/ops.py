@@ -45,10 +45,41 @@ def _check_experts(op: str, experts: int) -> int:
 
 
 class _Routed:
-    """What both routed ops share: the experts count and the routing of the current forward."""
+    """What both routed ops share: the extra experts (and their initialisation), the experts count and the routing
+    of the current forward. Listed before the elastic op in the bases, so ``reset_parameters`` covers both."""
 
     num_experts: int
     routing: torch.Tensor | None
+    weight: nn.Parameter
+    bias: nn.Parameter | None
+
+    def _add_experts(self, experts: int) -> None:
+        """``experts - 1`` more full-size weights (and biases where the op has one), each initialised afresh."""
+        self.num_experts = _check_experts(type(self).__name__, experts)
+        extra = self.num_experts - 1
+        self.experts = nn.Parameter(torch.empty(extra, *self.weight.shape)) if extra else None
+        self.expert_bias = nn.Parameter(torch.empty(extra, self.weight.shape[0])) \
+            if extra and self.bias is not None else None
+        self.routing = None
+        self._reset_experts()
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()  # type: ignore[misc]  (the elastic op's)
+        self._reset_experts()
+
+    def _reset_experts(self) -> None:
+        """Each expert initialised as the plain op (``nn.Linear`` / ``nn.Conv2d``) at the largest size, independently
+        of the others: weights Kaiming-uniform, biases uniform within 1 / sqrt(fan-in)."""
+        if getattr(self, "experts", None) is None:
+            return
+        for weight in self.experts:
+            nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
+        if self.expert_bias is not None:
+            bound = 1 / math.sqrt(self.weight[0].numel())
+            nn.init.uniform_(self.expert_bias, -bound, bound)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, experts={self.num_experts}"  # type: ignore[misc]
 
     def _alpha(self) -> torch.Tensor:
         if self.routing is None:
@@ -83,12 +114,7 @@ class RoutedLinear(_Routed, ElasticLinear):
 
     def __init__(self, max_in_features: int, max_out_features: int, bias: bool = True, *, experts: int = 2):
         super().__init__(max_in_features, max_out_features, bias)
-        self.num_experts = _check_experts(type(self).__name__, experts)
-        extra = self.num_experts - 1
-        self.experts = nn.Parameter(torch.empty(extra, *self.weight.shape)) if extra else None
-        self.expert_bias = nn.Parameter(torch.empty(extra, self.max_out_features)) if extra and bias else None
-        self.routing = None
-        self._reset_experts()
+        self._add_experts(experts)
 
     @classmethod
     def adopt(cls, linear: ElasticLinear, experts: int) -> "RoutedLinear":
@@ -96,20 +122,6 @@ class RoutedLinear(_Routed, ElasticLinear):
         routed = cls(linear.max_in_features, linear.max_out_features, linear.bias is not None, experts=experts)
         routed.weight, routed.bias = linear.weight, linear.bias
         return routed
-
-    def reset_parameters(self) -> None:
-        super().reset_parameters()
-        self._reset_experts()
-
-    def _reset_experts(self) -> None:
-        """Each expert initialised as ``nn.Linear`` at the largest size, independently of the others."""
-        if getattr(self, "experts", None) is None:
-            return
-        for weight in self.experts:
-            nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
-        if self.expert_bias is not None:
-            bound = 1 / math.sqrt(self.max_in_features)
-            nn.init.uniform_(self.expert_bias, -bound, bound)
 
     @property
     def max_outputs(self) -> int:
@@ -126,8 +138,6 @@ class RoutedLinear(_Routed, ElasticLinear):
             bias = mix_experts(bias, self.expert_bias[:, :out_features], alpha)
         return weight, bias
 
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, experts={self.num_experts}"
 
 
 class RoutedConv2d(_Routed, ElasticConv2d):
@@ -149,12 +159,7 @@ class RoutedConv2d(_Routed, ElasticConv2d):
                  stride: int = 1, padding: int | None = None, bias: bool = False, kernel_transform: bool = False,
                  *, experts: int = 2):
         super().__init__(max_in_channels, max_out_channels, kernel_sizes, stride, padding, bias, kernel_transform)
-        self.num_experts = _check_experts(type(self).__name__, experts)
-        extra = self.num_experts - 1
-        self.experts = nn.Parameter(torch.empty(extra, *self.weight.shape)) if extra else None
-        self.expert_bias = nn.Parameter(torch.empty(extra, self.max_out_channels)) if extra and bias else None
-        self.routing = None
-        self._reset_experts()
+        self._add_experts(experts)
 
     @classmethod
     def adopt(cls, conv: ElasticConv2d, experts: int) -> "RoutedConv2d":
@@ -163,20 +168,6 @@ class RoutedConv2d(_Routed, ElasticConv2d):
                      conv.padding, conv.bias is not None, conv.kernel.transform, experts=experts)
         routed.weight, routed.bias, routed.kernel = conv.weight, conv.bias, conv.kernel
         return routed
-
-    def reset_parameters(self) -> None:
-        super().reset_parameters()
-        self._reset_experts()
-
-    def _reset_experts(self) -> None:
-        """Each expert initialised as ``nn.Conv2d`` at the largest size, independently of the others."""
-        if getattr(self, "experts", None) is None:
-            return
-        for weight in self.experts:
-            nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
-        if self.expert_bias is not None:
-            bound = 1 / math.sqrt(self.weight[0].numel())
-            nn.init.uniform_(self.expert_bias, -bound, bound)
 
     @property
     def max_outputs(self) -> int:
@@ -214,6 +205,3 @@ class RoutedConv2d(_Routed, ElasticConv2d):
         if conv.bias is not None:
             conv.bias.copy_(self._active_bias(out_channels))
         return conv
-
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, experts={self.num_experts}"
