@@ -8,9 +8,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
-from nas.errors import NASError
+from nas.errors import ConfigError, NASError
+from nas.validation import validate
 
 CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 
@@ -108,3 +109,13 @@ def run_subcommand(group: str, commands: dict[str, Callable[[], None]], usage: s
     command = sys.argv.pop(1)
     sys.argv[0] = f"nas-{group}-{command}"
     commands[command]()
+
+
+def check_board_command(cfg: DictConfig, needs_truth: str) -> None:
+    """What a board command (`nas leaderboard`, `nas searchboard`) checks before any run starts: every value of
+    ``cfg`` (nas.validation), ``mode`` run or collect, and a benchmark with ground truth (else ``needs_truth``)."""
+    validate(cfg)  # every value's type, range and choice
+    if cfg.mode not in ("run", "collect"):
+        raise ConfigError(f"mode must be 'run' or 'collect', got {cfg.mode!r}")
+    if cfg.benchmark.get("oracle") is None:
+        raise ConfigError(needs_truth)

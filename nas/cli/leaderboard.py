@@ -25,7 +25,7 @@ from omegaconf import DictConfig
 from nas.architecture import Architecture
 from nas.atomic import write_text_atomic
 from nas.benchmarks.oracle import build_oracle
-from nas.cli.common import CONF_DIR, friendly_errors
+from nas.cli.common import CONF_DIR, check_board_command, friendly_errors
 from nas.confidence import Bootstrap
 from nas.errors import ConfigError
 from nas.leaderboard import (
@@ -56,7 +56,6 @@ from nas.leaderboard.rescore import Rescore, ensure_scored, rescore_run
 from nas.progress import progress_bar
 from nas.rankers import RecordedRanker
 from nas.run_folder import RunFolder
-from nas.validation import validate
 
 
 def planned_rows(cfg: DictConfig) -> list[tuple[str, list[str]]]:
@@ -189,11 +188,7 @@ def score_free(cfg: DictConfig) -> None:
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="leaderboard")
 @friendly_errors
 def main(cfg: DictConfig) -> None:
-    validate(cfg)  # every value's type, range and choice: before any run starts
-    if cfg.mode not in ("run", "collect"):
-        raise ConfigError(f"mode must be 'run' or 'collect', got {cfg.mode!r}")
-    if cfg.benchmark.get("oracle") is None:
-        raise ConfigError("the leaderboard needs ground truth: benchmark=fmnist201 (or another table)")
+    check_board_command(cfg, "the leaderboard needs ground truth: benchmark=fmnist201 (or another table)")
     runs_dir, seeds = Path(cfg.runs_dir), [int(s) for s in cfg.seeds]
     plan = planned_rows(cfg)
     rescores = rescored_rows(cfg)

@@ -26,7 +26,7 @@ from nas.atomic import write_text_atomic
 from nas.benchmarks import TableOracle
 from nas.benchmarks.oracle import build_oracle
 from nas.benchmarks.records import load_records
-from nas.cli.common import CONF_DIR, friendly_errors
+from nas.cli.common import CONF_DIR, check_board_command, friendly_errors
 from nas.cli.leaderboard import display_command, embed_section, run_command, saved_overrides
 from nas.errors import ConfigError
 from nas.searchboard import (
@@ -45,7 +45,6 @@ from nas.searchboard import (
     splice,
 )
 from nas.searchboard.table import write_csvs
-from nas.validation import validate
 
 
 def selected_rows(cfg: DictConfig) -> list[tuple[str, list[str]]]:
@@ -170,12 +169,8 @@ def build_truth(cfg: DictConfig, space, truth: GroundTruth, archs: list[str]) ->
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="searchboard")
 @friendly_errors
 def main(cfg: DictConfig) -> None:
-    validate(cfg)  # every value's type, range and choice: before any run starts
-    if cfg.mode not in ("run", "collect"):
-        raise ConfigError(f"mode must be 'run' or 'collect', got {cfg.mode!r}")
-    if cfg.benchmark.get("oracle") is None:
-        raise ConfigError("the search board needs ground truth to judge the found architectures: "
-                          "benchmark=fmnist201 (or another table of `nas bench build`), not benchmark=none")
+    check_board_command(cfg, "the search board needs ground truth to judge the found architectures: "
+                             "benchmark=fmnist201 (or another table of `nas bench build`), not benchmark=none")
     every = [(name, list(overrides)) for name, overrides in (cfg.rows or {}).items()]
     selected = selected_rows(cfg)  # `only` limits what trains; the board collects every row
     space = instantiate(cfg.search_space)
