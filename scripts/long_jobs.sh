@@ -37,11 +37,13 @@ export ROW_LAUNCHER="launcher=joblib jobs=3"
 [ -f leaderboard/runs/spos_distinct_valid10k_loss/seed2.json ] || \
   nas leaderboard "only=[spos_distinct,spos_distinct_score_loss,spos_distinct_valid10k,spos_distinct_valid10k_loss]" \
     rerun=[spos_distinct] threads=1 progress=false $ROW_LAUNCHER > long_jobs.spos_distinct_rerun.log 2>&1
-# (finished rows return at once). Then the learned samplers' rows (issue "Learned samplers and progressive
-# search"), few-shot + distinct training, then the rest of the study.
+# (finished rows return at once). Then ENAS's rows (issue "Learned samplers and progressive search"), the
+# learning-rate and weight-decay rows the study must have, few-shot + distinct training (the next lead of "Rankings
+# that beat the free baselines"), ShiftNAS and DεpS on the elastic board, then the rest of the study.
 for r in spos_distinct spos_drop_path spos_label_smoothing spos_bn_no_track spos_distinct_60ep spos_60ep \
-  spos_max_none2 spos_distinct_120ep enas enas_buffer rs_ws fewshot_distinct elastic:shiftnas elastic:deps \
-  spos_lr0.1 spos_lr0.025 spos_wd1e-4 spos_wd2e-3 spos_bn_no_affine spos_snapshots spos_score_loss spos_valid10k spos_120ep cost_bucket; do
+  spos_max_none2 spos_distinct_120ep enas enas_buffer spos_lr0.1 spos_lr0.025 spos_wd1e-4 spos_wd2e-3 \
+  fewshot_distinct elastic:shiftnas elastic:deps spos_bn_no_affine spos_snapshots spos_score_loss spos_valid10k \
+  spos_120ep cost_bucket rs_ws; do
   row "$r"
 done
 # the search-results board (issue 15): gradient methods vs SPOS + RE vs RS-WS, 3 seeds, about 28 core-hours

@@ -20,6 +20,7 @@ import atexit
 import dataclasses
 import hashlib
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from datetime import timedelta
@@ -405,8 +406,21 @@ def state_tensors(state: Any, prefix: str) -> dict[str, torch.Tensor]:
 
 
 def _destroy_process_group() -> None:
+    """Leave the process group at exit, after giving gloo's worker threads the GIL to finish their last work.
+
+    A gloo worker thread destroys each collective's work item just after the caller's ``wait`` returns; when the
+    Python tensor of that work is already gone, the destruction takes the GIL. If the process reaches interpreter
+    finalization first (a rank that returns right after its last collective, on a loaded machine), that thread
+    cannot take the GIL and the process aborts ("terminate called without an active exception", SIGABRT) although
+    the run succeeded. Sleeping releases the GIL so the pending destructions run first.
+    """
     if dist.is_initialized():
+        time.sleep(_EXIT_GRACE_SECONDS)
         dist.destroy_process_group()
+        time.sleep(_EXIT_GRACE_SECONDS)
+
+
+_EXIT_GRACE_SECONDS = 0.1
 
 
 class _RankZeroFailed(NASError):
