@@ -8,7 +8,7 @@ the controller's hidden state track graph similarity? With and without the memor
 For each trained run folder (a `nas run` / `nas train` folder trained with path_sampler=enas or enas_buffer) the
 controller is restored from checkpoints/last.pt, draws --samples children, and the Spearman / Kendall correlation
 over all pairs between the cosine similarity of the controller's hidden states (after reading each whole child)
-and minus the graph edit distance of the two cells is printed (samplers/path/controller_analysis.py), beside the
+and minus the graph edit distance of the two distinct cells is printed (samplers/path/controller_analysis.py), beside the
 same controller at its initial weights. The paper: no correlation for ENAS, a positive one with the buffer.
 --output writes the table as markdown (atomically).
 """
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=None, help="markdown file to write the table to")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    rows = ["| run | controller | children (distinct) | Spearman | Kendall | cosine at distance 1 / 3 / 6 |",
+    rows = ["| run | controller | children (distinct) | Spearman | Kendall | 1 − cosine at distance 1 / 3 / 6 |",
             "| --- | --- | --- | --- | --- | --- |"]
     try:
         for item in args.runs:
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             initial, trained = controllers(Path(path))
             for label, sampler in (("initial", initial), (f"trained ({trained.updates} updates)", trained)):
                 r = hidden_state_correlation(sampler, args.samples)
-                at = " / ".join(f"{r.get(f'cosine_at_distance_{d}', float('nan')):.3f}" for d in (1, 3, 6))
+                at = " / ".join(f"{1 - r.get(f'cosine_at_distance_{d}', float('nan')):.2g}" for d in (1, 3, 6))
                 rows.append(f"| {name} | {label} | {args.samples} ({r['distinct']}) | {r['spearman']:.3f} | "
                             f"{r['kendall']:.3f} | {at} |")
     except NASError as exc:
