@@ -12,11 +12,11 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from nas.benchmarks.oracle import Oracle, build_oracle
@@ -38,6 +38,9 @@ from nas.training import Distributed, SnapshotCallback, Trainer, load_snapshots
 from nas.validation import search_budget, validate_against_space
 from supernets.base import Supernet
 from supernets.split import restore_split
+
+if TYPE_CHECKING:
+    from samplers.path.base import PathSampler
 
 # Keys that change how a run looks, not what it computes: excluded from the training fingerprint (the
 # distributed backend and check period change no weight; a run may resume on another number of ranks).
@@ -160,6 +163,41 @@ def load_trained_supernet(train_dir: Path, space: SearchSpace) -> Supernet:
     return supernet
 
 
+def searcher_needs_path_sampler(cfg: DictConfig) -> bool:
+    """Whether ``cfg.searcher`` draws from the run's trained path sampler (``needs_path_sampler``:
+    searcher=controller)."""
+    return bool(getattr(get_class(cfg.searcher._target_), "needs_path_sampler", False))
+
+
+def check_searcher_policy(cfg: DictConfig, path_sampler: type | None) -> None:
+    """Refuse a searcher that draws from the run's trained path sampler when there is none to draw from:
+    ``path_sampler`` is the class of the run's path sampler, None for objective=oracle (no run). `nas run` calls it
+    before training, `nas search` before anything is loaded."""
+    if not searcher_needs_path_sampler(cfg):
+        return
+    name = cfg.searcher._target_
+    if path_sampler is None:
+        raise ConfigError(f"searcher {name} draws children from a run's trained ENAS controller, and objective=oracle "
+                          "has no run: search an ENAS run (`nas search train_dir=<a run of path_sampler=enas> "
+                          "searcher=controller`), or use another searcher with objective=oracle (searcher=random)")
+    if not callable(getattr(path_sampler, "propose", None)):
+        raise ConfigError(f"searcher {name} draws children from the run's trained ENAS controller, and the run's path "
+                          f"sampler {path_sampler.__name__} is no controller (no propose): train with "
+                          "path_sampler=enas (experiment=enas), or use another searcher (searcher=random)")
+
+
+def load_trained_path_sampler(train_dir: Path, trained: DictConfig, space: SearchSpace) -> PathSampler:
+    """The trained path sampler of a finished `nas train` / `nas run` folder: its config's ``path_sampler`` (in
+    ``trained``) with the state of its checkpoint (ENAS: the controller that searcher=controller draws from)."""
+    sampler = instantiate(trained.path_sampler, space=space)
+    state = load_checkpoint(RunFolder(train_dir).checkpoint)
+    if "path_sampler" not in state:
+        raise CheckpointError(f"{train_dir}'s checkpoint holds no path sampler state: it was not trained by "
+                              "`nas train` or `nas run`; train it again")
+    sampler.load_state_dict(state["path_sampler"])
+    return sampler
+
+
 def snapshot_count(cfg: DictConfig) -> int:
     """``evaluator.snapshots``: how many weights a snapshot ensemble averages (0 or 1: the final ones only)."""
     evaluator = cfg.get("evaluator")
@@ -201,13 +239,15 @@ def oracle_objective(cfg: DictConfig) -> tuple[Oracle, SearchSpace]:
     return oracle, space
 
 
-def search_stage(cfg: DictConfig, out: Path, space: SearchSpace, objective: Evaluator | Objective
-                 ) -> tuple[list[Trial], float]:
+def search_stage(cfg: DictConfig, out: Path, space: SearchSpace, objective: Evaluator | Objective,
+                 path_sampler: PathSampler | None = None) -> tuple[list[Trial], float]:
     """Rank ``search.budget`` children with the searcher; reuse a finished ranking in ``out``.
 
     ``objective`` is the supernet's evaluator or any callable (an oracle). The searcher's state is
     saved as the search goes (``searcher_state.pt``), so a killed search resumes where it stopped;
     Optuna searchers keep their study in ``optuna_journal.log`` unless ``searcher.storage`` names one.
+    ``path_sampler``: the run's trained path sampler, passed as ``policy`` to a searcher that draws from it
+    (``needs_path_sampler``: searcher=controller), which is refused without one.
     """
     budget = search_budget(cfg, space)  # at most the space's size
     folder = RunFolder(out)
@@ -230,6 +270,9 @@ def search_stage(cfg: DictConfig, out: Path, space: SearchSpace, objective: Eval
     out.mkdir(parents=True, exist_ok=True)
     extra = ({"storage": str(folder.optuna_journal)} if "storage" in cfg.searcher and cfg.searcher.storage is None
              else {})
+    if searcher_needs_path_sampler(cfg):
+        check_searcher_policy(cfg, None if path_sampler is None else type(path_sampler))
+        extra["policy"] = path_sampler
     searcher = instantiate(cfg.searcher, space=space, **extra)
     state_path = folder.searcher_state
     if state_path.exists():
@@ -294,6 +337,18 @@ def few_shot_lines(out: Path) -> list[str]:
             f"{summary.sub_supernets} sub-supernets [{parts}]; {cost}"]
 
 
+def policy_lines(out: Path) -> list[str]:
+    """The report's line on a search that drew from the trained controller (searcher=controller): how many of its
+    children the controller proposed, and how many were uniform fallbacks (it proposed nothing new)."""
+    path = RunFolder(out).searcher_state
+    state = load_checkpoint(path) if path.is_file() else {}
+    if "fallbacks" not in state:
+        return []
+    total, fallbacks = len(state["history"]), int(state["fallbacks"])
+    return [f"- children from the trained controller (temperature {state['temperature']:g}): {total - fallbacks} of "
+            f"{total}; {fallbacks} uniform fallbacks (the controller proposed no new child)"]
+
+
 def write_run_report(cfg: DictConfig, result: RunResult, space: SearchSpace) -> Path:
     out = result.output_dir
     folder = RunFolder(out)
@@ -308,7 +363,7 @@ def write_run_report(cfg: DictConfig, result: RunResult, space: SearchSpace) -> 
         f"- search: `{cfg.searcher._target_}`, {len(result.trials)} children scored on {cfg.evaluator.valid_size} "
         f"valid images, BN policy `{cfg.evaluator.bn_policy}`, {result.search_seconds:.0f} s",
     ]
-    lines += few_shot_lines(out)
+    lines += few_shot_lines(out) + policy_lines(out)
     if result.combined:
         lines += ["", f"## Top {cfg.search.top_k} children by {result.combined_name}", "",
                   f"The mean rank, among the {len(result.trials)} searched children, of the {supernet_score_name(cfg)} "

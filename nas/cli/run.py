@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import hydra
+from hydra.utils import get_class
 from omegaconf import DictConfig
 
 from nas.benchmarks.oracle import build_oracle
@@ -17,7 +18,7 @@ from nas.cli.common import CONF_DIR, friendly_errors, output_dir
 from nas.errors import ConfigError
 from nas.gradient_search import print_found, record_found_architecture
 from nas.pipeline import RunResult, benchmark_stage, build_distributed, build_evaluator, search_stage, setup
-from nas.pipeline import train_stage, training_fingerprint, write_run_report
+from nas.pipeline import check_searcher_policy, train_stage, training_fingerprint, write_run_report
 from nas.report import format_table, supernet_score_name
 from nas.report_rankers import ReportRankers, leaderboard_tau, ranking_lines, top_table, verdict
 from nas.run_folder import RunFolder, Summary
@@ -41,6 +42,7 @@ def main(cfg: DictConfig) -> RunResult:
     if cfg.get("objective", "supernet") != "supernet":
         raise ConfigError(f"`nas run` trains a supernet and ranks with it (objective=supernet); for objective="
                           f"{cfg.objective} no training is needed: use `nas search objective={cfg.objective} ...`")
+    check_searcher_policy(cfg, get_class(cfg.path_sampler._target_))  # searcher=controller needs path_sampler=enas
     out = output_dir()
     folder = RunFolder(out)
     distributed = build_distributed(cfg)  # one rank, or this process's place in a torchrun job
@@ -61,7 +63,8 @@ def main(cfg: DictConfig) -> RunResult:
             print(f"total time:  {time.perf_counter() - started:.0f} s")
             return RunResult(out, train_seconds=trainer.state.seconds)
         evaluator = build_evaluator(cfg, trainer.supernet, data, out)
-        trials, search_seconds = search_stage(cfg, out, space, evaluator)
+        policy = getattr(trainer.method, "path_sampler", None)  # the trained controller, for searcher=controller
+        trials, search_seconds = search_stage(cfg, out, space, evaluator, policy)
         result = RunResult(out, trials, train_seconds=trainer.state.seconds, search_seconds=search_seconds)
         rankers = ReportRankers.from_config(cfg, space, data.train, str(evaluator.device))
         result.ranking, result.baselines, result.benchmark_seconds = benchmark_stage(cfg, out, space, evaluator,

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import hydra
 import torch
+from hydra.utils import get_class
 from omegaconf import DictConfig
 
 from nas.cli.common import CONF_DIR, friendly_errors, output_dir
 from nas.errors import ConfigError
 from nas.pipeline import RunResult, benchmark_stage, build_evaluator, load_trained_supernet, search_stage, setup
-from nas.pipeline import oracle_objective, search_fingerprint, write_run_report
+from nas.pipeline import check_searcher_policy, load_trained_path_sampler, oracle_objective, search_fingerprint
+from nas.pipeline import searcher_needs_path_sampler, write_run_report
 from nas.report import format_table
 from nas.run_folder import RunFolder
 from nas.validation import validate
@@ -31,12 +33,14 @@ def main(cfg: DictConfig) -> None:
     if objective not in OBJECTIVES:
         raise ConfigError(f"unknown objective={objective!r}; choose one of {list(OBJECTIVES)}")
     if objective == "oracle":
+        check_searcher_policy(cfg, None)  # searcher=controller draws from a trained run
         return search_oracle(cfg)
     if cfg.get("train_dir") is None:
         raise ConfigError("objective=supernet needs train_dir=<folder of a finished `nas train` or `nas run`>; "
                           "to search a benchmark table without a supernet: objective=oracle benchmark=nb201")
     train_dir = Path(cfg.train_dir)
     trained = RunFolder(train_dir).trained_config()
+    check_searcher_policy(cfg, get_class(trained.path_sampler._target_))  # searcher=controller: an ENAS run
     out = output_dir()
     folder = RunFolder(out)
     with folder.claim(cfg, "search", search_fingerprint):  # refused before anything is loaded or written
@@ -45,7 +49,8 @@ def main(cfg: DictConfig) -> None:
         data, space = setup(cfg)
         supernet = load_trained_supernet(train_dir, space)
         evaluator = build_evaluator(cfg, supernet, data, train_dir)
-        trials, seconds = search_stage(cfg, out, space, evaluator)
+        policy = load_trained_path_sampler(train_dir, trained, space) if searcher_needs_path_sampler(cfg) else None
+        trials, seconds = search_stage(cfg, out, space, evaluator, policy)
         result = RunResult(out, trials, search_seconds=seconds)
         result.ranking, result.baselines, result.benchmark_seconds = benchmark_stage(cfg, out, space, evaluator)
         report = write_run_report(cfg, result, space)

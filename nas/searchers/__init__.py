@@ -3,6 +3,7 @@
 from nas.searchers.base import History, Objective, SearchExhausted, Searcher, Trial
 from nas.searchers.constrained_evolution import ConstrainedEvolution
 from nas.searchers.constraints import Constraints
+from nas.searchers.controller import ControllerSearch
 from nas.searchers.epnas import EPNAS, sample_unique, sampling_probabilities
 from nas.searchers.evolution import RegularizedEvolution
 from nas.searchers.optuna_sampler import make_sampler, sampler_names
@@ -15,6 +16,7 @@ from nas.searchers.surrogate import MLPSurrogate, RidgeSurrogate, Surrogate
 __all__ = [
     "ConstrainedEvolution",
     "Constraints",
+    "ControllerSearch",
     "EPNAS",
     "History",
     "MLPSurrogate",

@@ -66,6 +66,10 @@ class Searcher(ABC):
     exactly where the saved one stopped.
     """
 
+    needs_path_sampler: ClassVar[bool] = False
+    """True for a searcher that draws from the run's trained path sampler (``ControllerSearch``): the pipeline
+    passes it as ``policy`` and refuses the searcher where there is none (``nas.pipeline.check_searcher_policy``)."""
+
     max_sampling_attempts: ClassVar[int] = 1000
     """Uniform draws ``sample_new`` tries before it picks among the enumerated remaining architectures."""
 

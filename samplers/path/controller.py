@@ -32,7 +32,8 @@ class LSTMController(nn.Module):
     tanh(logits / temperature)`` (ENAS' sampling temperature and tanh squashing; ``tanh_constant=None``:
     logits / temperature only); the chosen option's embedding is the next input. ``forward(n, generator)``
     samples ``n`` architectures; ``forward(choices=...)`` scores given ones (teacher forcing), which is what
-    REINFORCE differentiates.
+    REINFORCE differentiates. ``sampling_temperature`` divides those (squashed) logits once more: 1 is the policy
+    as trained, below 1 sharper, above 1 flatter (``nas.searchers.ControllerSearch``'s temperature).
 
     Example:
         >>> controller = LSTMController({"a": ["x", "y"], "b": [1, 2, 3]}, hidden_size=8)
@@ -71,9 +72,11 @@ class LSTMController(nn.Module):
         return self.tanh_constant * torch.tanh(logits) if self.tanh_constant is not None else logits
 
     def forward(self, n: int | None = None, generator: torch.Generator | None = None,
-                choices: torch.Tensor | None = None) -> Rollout:
+                choices: torch.Tensor | None = None, sampling_temperature: float = 1.0) -> Rollout:
         if choices is None and n is None:
             raise ValueError("give the number of architectures to sample, or the choices to score")
+        if not float(sampling_temperature) > 0:
+            raise ValueError(f"sampling_temperature must be > 0, got {sampling_temperature}")
         batch = int(n) if choices is None else int(choices.shape[0])
         inputs = self.start.expand(batch, -1)
         state = [(inputs.new_zeros(batch, self.hidden_size), inputs.new_zeros(batch, self.hidden_size))
@@ -84,7 +87,10 @@ class LSTMController(nn.Module):
             for layer, cell in enumerate(self.cells):
                 state[layer] = cell(x, state[layer])
                 x = state[layer][0]
-            log_p = torch.log_softmax(self.logits(x, index), dim=-1)
+            logits = self.logits(x, index)
+            if sampling_temperature != 1.0:  # 1: bit for bit the policy as trained
+                logits = logits / float(sampling_temperature)
+            log_p = torch.log_softmax(logits, dim=-1)
             if choices is None:
                 with torch.no_grad():
                     chosen = torch.multinomial(log_p.exp(), 1, generator=generator).squeeze(1)

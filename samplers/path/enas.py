@@ -91,10 +91,12 @@ class ENASPathSampler(PathSampler):
         with torch.no_grad():
             return self.to_archs(self.controller(self.num_paths, generator=self._generator(step, 0)).choices)
 
-    def propose(self, key: int, n: int) -> list[Architecture]:
-        """``n`` children of the controller phase's draw number ``key`` (a stream apart from ``sample``'s)."""
+    def propose(self, key: int, n: int, temperature: float = 1.0) -> list[Architecture]:
+        """``n`` children of the controller phase's draw number ``key`` (a stream apart from ``sample``'s), the
+        controller's logits divided by ``temperature`` (1: the policy as trained; ``ControllerSearch`` draws here)."""
         with torch.no_grad():
-            return self.to_archs(self.controller(int(n), generator=self._generator(key, 1)).choices)
+            return self.to_archs(self.controller(int(n), generator=self._generator(key, 1),
+                                                 sampling_temperature=temperature).choices)
 
     def mode(self) -> Architecture:
         """The controller's greedy child (the most likely option at every decision)."""

@@ -57,7 +57,15 @@ def trained_files(root: Path) -> list[Path]:
       "choose one of cost_bucket, deps, distinct, enas, enas_buffer, pada, sandwich, shiftnas, strict_fair, uniform"]),
     (["run", "-m", "+searcher=random,nope"],
      ["error: +searcher=random,nope: no config 'nope' in group 'searcher'; "
-      "choose one of constrained_evolution, epnas, evolution, nsga2, optuna, random, tpe"]),
+      "choose one of constrained_evolution, controller, epnas, evolution, nsga2, optuna, random, tpe"]),
+    (["run", "searcher=controller"],
+     ["error: searcher nas.searchers.ControllerSearch draws children from the run's trained ENAS controller, and the "
+      "run's path sampler UniformPathSampler is no controller (no propose): train with path_sampler=enas "
+      "(experiment=enas), or use another searcher (searcher=random)"]),
+    (["search", "objective=oracle", "searcher=controller"],
+     ["error: searcher nas.searchers.ControllerSearch draws children from a run's trained ENAS controller, and "
+      "objective=oracle has no run: search an ENAS run (`nas search train_dir=<a run of path_sampler=enas> "
+      "searcher=controller`), or use another searcher with objective=oracle (searcher=random)"]),
 ])
 def test_a_bad_value_is_one_line_and_exit_2_before_any_data_or_training(args, expected, tmp_path, monkeypatch,
                                                                          capsys):

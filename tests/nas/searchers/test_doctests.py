@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = ["base", "constraints", "random_search", "evolution", "constrained_evolution", "optuna_sampler",
-           "optuna_storage", "optuna_search", "pareto", "epnas", "surrogate"]
+           "optuna_storage", "optuna_search", "pareto", "epnas", "surrogate", "controller"]
 
 
 @pytest.mark.parametrize("name", MODULES)
