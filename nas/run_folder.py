@@ -63,7 +63,8 @@ def _known(cls: type, record: dict[str, Any]) -> dict[str, Any]:
 # -- schemas ---------------------------------------------------------------------------------------------------
 @dataclass
 class Summary:
-    """``summary.json``: what a finished `nas run` cost and found; `nas leaderboard` collects it."""
+    """``summary.json``: what a finished `nas run` (or `nas search`: no training, ``train_seconds`` 0) cost and
+    found; `nas leaderboard` and `nas searchboard` collect it."""
 
     train_seconds: float = 0.0
     train_steps: int = 0

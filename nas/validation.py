@@ -463,6 +463,7 @@ SCHEMA: dict[str, Rule] = {
     "combined.calibrated.alpha": Number(low=0),
     "rescore": MapOf(Section()),  # name -> {base, overrides}: checked by nas.leaderboard.rescore.Rescore
     # nas searchboard (besides the leaderboard's keys it shares)
+    "searches": MapOf(Record(fields=(("supernet", Text()), ("overrides", ListOf(Text()))))),  # nas.searchboard.searches
     "truth.build": Bool(),
     "truth.seeds": ListOf(_SEED, min_len=1),
     "truth.workers": Int(low=1),

@@ -122,8 +122,10 @@ def selected_rows(cfg: DictConfig, rows: list[tuple[str, list[str]]], rescores: 
     return [(n, o) for n, o in every if n in cfg.only or n.split("@")[0] in cfg.only]
 
 
-def run_command(cfg: DictConfig, name: str, overrides: list[str], seeds: list[int]) -> list[str]:
-    command = [sys.executable, "-m", "nas", "run", "-m", *overrides, *cfg.run_overrides,
+def run_command(cfg: DictConfig, name: str, overrides: list[str], seeds: list[int], app: str = "run") -> list[str]:
+    """The `nas <app> -m` multirun of a row's ``seeds`` into ``<runs_dir>/<name>/seed<k>/``, with the board's run
+    overrides, threads and launcher (``app``: run, or search for `nas searchboard`'s search-only rows)."""
+    command = [sys.executable, "-m", "nas", app, "-m", *overrides, *cfg.run_overrides,
                f"seed={','.join(str(s) for s in seeds)}",
                f"hydra.sweep.dir={Path(cfg.runs_dir) / name}", "hydra.sweep.subdir=seed${seed}",
                f"progress={str(bool(cfg.progress)).lower()}"]
@@ -143,9 +145,10 @@ def saved_overrides(folder: Path) -> list[str]:
             and not o.startswith("hydra")]
 
 
-def display_command(overrides: list[str], seeds: list[int]) -> str:
-    """The `nas run` command that trains a row's supernets over ``seeds``."""
-    return shlex.join(["nas", "run", "-m", *overrides, f"seed={','.join(str(s) for s in seeds)}"])
+def display_command(overrides: list[str], seeds: list[int], app: str = "run") -> str:
+    """The `nas run` command that trains a row's supernets over ``seeds`` (``app="search"``: the `nas search` of a
+    search-only row)."""
+    return shlex.join(["nas", app, "-m", *overrides, f"seed={','.join(str(s) for s in seeds)}"])
 
 
 def assets_dir(cfg: DictConfig) -> Path:

@@ -16,7 +16,7 @@ from nas.pipeline import RunResult, benchmark_stage, build_evaluator, load_train
 from nas.pipeline import check_searcher_policy, load_trained_path_sampler, oracle_objective, search_fingerprint
 from nas.pipeline import searcher_needs_path_sampler, write_run_report
 from nas.report import format_table
-from nas.run_folder import RunFolder
+from nas.run_folder import RunFolder, Summary
 from nas.validation import validate
 
 OBJECTIVES = ("supernet", "oracle")
@@ -54,6 +54,9 @@ def main(cfg: DictConfig) -> None:
         result = RunResult(out, trials, search_seconds=seconds)
         result.ranking, result.baselines, result.benchmark_seconds = benchmark_stage(cfg, out, space, evaluator)
         report = write_run_report(cfg, result, space)
+        folder.write_summary(Summary(  # last: a folder with summary.json holds a finished search (nas searchboard)
+            search_seconds=seconds, benchmark_seconds=result.benchmark_seconds, child_evaluations=len(evaluator.cache),
+            ranking=result.ranking, baselines=result.baselines, top=Summary.top_of(trials)))
     print(format_table(trials, cfg.search.top_k, cfg.evaluator.metric))
     print(f"ranked children: {folder.ranked_children_csv}\nreport: {report}")
 

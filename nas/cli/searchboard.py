@@ -1,12 +1,14 @@
 """`nas searchboard`: run or collect the search-results board and write its section of LEADERBOARD.md.
 
 Each row is a search method (`nas run method=darts ...`) or a supernet + searcher baseline (`experiment=spos
-searcher=evolution`), over ``seeds``. ``mode=run`` trains the rows' missing seeds (`nas run -m ... seed=...`
-multiruns, as `nas leaderboard` does); both modes then collect every finished run (from its folder, else its
-archive), look each found architecture and each any-time argmax up in the benchmark's table (or an equivalent cell
-of it), train the ones the table lacks stand-alone by the table's recipe (`nas bench build archs.file=...` into
-``truth.output``; ``truth.build=false`` leaves them pending), and write the section, its CSV files, the any-time plot
-and the findings into the board file between its markers.
+searcher=evolution`), over ``seeds``; a search-only row (``searches``) runs another searcher on a training row's
+supernets (`nas search train_dir=<runs_dir>/<row>/seed<k> ...`). ``mode=run`` trains the rows' missing seeds (`nas
+run -m ... seed=...` multiruns, as `nas leaderboard` does), then runs the search-only rows' missing seeds whose
+supernet is finished; both modes then collect every finished run (from its folder, else its archive), look each
+found architecture and each any-time argmax up in the benchmark's table (or an equivalent cell of it), train the
+ones the table lacks stand-alone by the table's recipe (`nas bench build archs.file=...` into ``truth.output``;
+``truth.build=false`` leaves them pending), and write the section, its CSV files, the any-time plot and the findings
+into the board file between its markers.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from nas.cli.leaderboard import display_command, embed_section, run_command, sav
 from nas.errors import ConfigError
 from nas.searchboard import (
     GroundTruth,
+    SearchOnly,
     SearchRun,
     aggregate,
     archive_search_run,
@@ -40,18 +43,27 @@ from nas.searchboard import (
     finished,
     read_archived_search_run,
     read_search_run,
+    read_shared_search_run,
     render_section,
     run_rows,
+    search_rows,
     splice,
 )
 from nas.searchboard.table import write_csvs
 
 
-def selected_rows(cfg: DictConfig) -> list[tuple[str, list[str]]]:
-    """The rows that ``only`` names (all when null), each with its `nas run` overrides."""
-    rows = [(name, list(overrides)) for name, overrides in (cfg.rows or {}).items()]
-    if not rows:
-        raise ConfigError("the board has no rows: list them under `rows:` of its config (conf/searchboard/)")
+def board_rows(cfg: DictConfig, searches: dict[str, SearchOnly]) -> list[tuple[str, list[str]]]:
+    """Every row of the board with its `nas run` overrides, in the board's order: each training row of ``rows``
+    followed by the search-only rows on its supernets (with their `nas search` overrides)."""
+    rows = []
+    for name, overrides in (cfg.rows or {}).items():
+        rows.append((name, list(overrides)))
+        rows += [(s.name, s.command_overrides(cfg.runs_dir)) for s in searches.values() if s.supernet == name]
+    return rows
+
+
+def selected_rows(cfg: DictConfig, rows: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
+    """The rows of ``rows`` that ``only`` names (all when null)."""
     if cfg.only is None:
         return rows
     unknown = sorted(set(cfg.only) - {name for name, _ in rows})
@@ -91,13 +103,50 @@ def train_rows(cfg: DictConfig, rows: list[tuple[str, list[str]]]) -> None:
             raise ConfigError(f"row {name!r} failed (exit {done.returncode}); rerun `nas searchboard` to resume it")
 
 
-def collect_runs(cfg: DictConfig, rows: list[tuple[str, list[str]]]) -> dict[str, list[SearchRun]]:
-    """Every finished run of every row (its folder, else its archive); each collected folder is archived."""
+def run_searches(cfg: DictConfig, searches: list[SearchOnly]) -> None:
+    """`nas search -m train_dir=<supernet's run> <overrides> seed=<seeds>` per search-only row, for its missing seeds
+    whose supernet run is finished; a seed whose supernet is not is skipped with one line."""
+    for row in searches:
+        ready = []
+        for seed in todo(cfg, row.name):
+            supernet = row.train_dir(cfg.runs_dir, seed)
+            if finished(supernet):
+                ready.append(seed)
+                continue
+            archived = archive_path(cfg, row.supernet, seed)
+            retrain = f"delete its archive {archived}, then " if archived.is_file() else ""
+            print(f"[{row.name}] seed {seed} skipped: its supernet {supernet} is not a finished run of row "
+                  f"{row.supernet!r} ({retrain}`nas searchboard only=[{row.supernet}]` trains it)", flush=True)
+        if not ready:
+            continue
+        command = run_command(cfg, row.name, row.command_overrides(cfg.runs_dir), ready, app="search")
+        print(f"[{row.name}] searching {row.supernet}'s supernets of seeds {ready}: {shlex.join(command[2:])}",
+              flush=True)
+        done = subprocess.run(command)
+        if done.returncode != 0:
+            raise ConfigError(f"row {row.name!r} failed (exit {done.returncode}); rerun `nas searchboard` to resume it")
+
+
+def collect_runs(cfg: DictConfig, rows: list[tuple[str, list[str]]],
+                 searches: dict[str, SearchOnly]) -> dict[str, list[SearchRun]]:
+    """Every finished run of every row (its folder, else its archive); each collected folder is archived. A
+    search-only row's run is read beside its supernet's run of the same seed (collected first: ``rows`` is in the
+    board's order), whose training it shares."""
     collected: dict[str, list[SearchRun]] = {}
     for name, overrides in rows:
         for seed in (int(s) for s in cfg.seeds):
             folder, archived = run_folder(cfg, name, seed), archive_path(cfg, name, seed)
-            if finished(folder):
+            if finished(folder) and name in searches:
+                row = searches[name]
+                supernet = next((r for r in collected.get(row.supernet, []) if r.seed == seed), None)
+                if supernet is None:
+                    print(f"[{name}] seed {seed} skipped: its supernet's run ({row.supernet} seed {seed}) is neither "
+                          "finished nor archived, so its training cost is unknown", flush=True)
+                    continue
+                saved = row.recorded_overrides(saved_overrides(folder), cfg.runs_dir)
+                run = read_shared_search_run(folder, supernet, name, saved or overrides)
+                archive_search_run(run, archived)
+            elif finished(folder):
                 run = read_search_run(folder, name, seed, saved_overrides(folder) or overrides)
                 archive_search_run(run, archived)
             elif archived.is_file():
@@ -171,14 +220,18 @@ def build_truth(cfg: DictConfig, space, truth: GroundTruth, archs: list[str]) ->
 def main(cfg: DictConfig) -> None:
     check_board_command(cfg, "the search board needs ground truth to judge the found architectures: "
                              "benchmark=fmnist201 (or another table of `nas bench build`), not benchmark=none")
-    every = [(name, list(overrides)) for name, overrides in (cfg.rows or {}).items()]
-    selected = selected_rows(cfg)  # `only` limits what trains; the board collects every row
+    if not cfg.rows:
+        raise ConfigError("the board has no rows: list them under `rows:` of its config (conf/searchboard/)")
+    searches = search_rows(cfg)  # each names a training row and only search settings
+    every = board_rows(cfg, searches)
+    selected = selected_rows(cfg, every)  # `only` limits what trains and searches; the board collects every row
     space = instantiate(cfg.search_space)
     oracle = build_oracle(cfg.benchmark, space)  # a table of another space fails before any training
     if cfg.mode == "run":
-        train_rows(cfg, selected)
+        train_rows(cfg, [(name, overrides) for name, overrides in selected if name not in searches])
+        run_searches(cfg, [searches[name] for name, _ in selected if name in searches])  # after their supernets
 
-    runs = collect_runs(cfg, every)
+    runs = collect_runs(cfg, every, searches)
     truth = GroundTruth(space, oracle, extra_truth(cfg, space))
     found = [run.arch for rs in runs.values() for run in rs]
     curves = [[arch for _, arch in run.anytime] for rs in runs.values() for run in rs]
@@ -187,18 +240,20 @@ def main(cfg: DictConfig) -> None:
         truth = GroundTruth(space, oracle, extra_truth(cfg, space))
     pending = len(truth.missing(wanted))
     capped = len(truth.missing(build_order(space, found, curves, None))) - pending
-    write_board(cfg, every, runs, truth, pending_truth=pending, capped_truth=capped)
+    write_board(cfg, every, runs, truth, pending_truth=pending, capped_truth=capped, searches=searches)
 
 
 def write_board(cfg: DictConfig, rows: list[tuple[str, list[str]]], runs: dict[str, list[SearchRun]],
-                truth: GroundTruth, pending_truth: int, capped_truth: int = 0) -> None:
+                truth: GroundTruth, pending_truth: int, capped_truth: int = 0,
+                searches: dict[str, SearchOnly] | None = None) -> None:
     assets = assets_dir(cfg)
     assets.mkdir(parents=True, exist_ok=True)
     aggregated = []
     for name, overrides in rows:
         if name in runs:
             row_runs = runs[name]
-            command = display_command(row_runs[0].overrides or overrides, [run.seed for run in row_runs])
+            command = display_command(row_runs[0].overrides or overrides, [run.seed for run in row_runs],
+                                      app="search" if name in (searches or {}) else "run")
             aggregated.append(aggregate(name, row_runs, truth, command))
     every_run = [run for name, _ in rows for run in runs.get(name, [])]
     curves = curve_rows(every_run, truth)
@@ -215,7 +270,7 @@ def write_board(cfg: DictConfig, rows: list[tuple[str, list[str]]], runs: dict[s
     text = render_section(
         cfg.title, aggregated, truth, command=cfg.command, runs_dir=cfg.runs_dir,
         assets_dir=Path(cfg.assets_dir).as_posix(), assets_link=link,
-        notes=[*cfg.board_notes, ""] if cfg.board_notes else [],
+        notes=[line for note in cfg.board_notes or [] for line in (note, "")],  # a paragraph each
         pending=[name for name, _ in rows if name not in runs], pending_truth=pending_truth,
         capped_truth=(capped_truth, cfg.anytime.max_archs),
         findings=embed_section(findings, section_file.parent) if findings and findings.is_file() else None,

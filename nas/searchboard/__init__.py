@@ -8,6 +8,7 @@ argmax architecture every epoch, from the run's ``anytime.json``).
 Modules, one concept each:
 
 - ``runs``: what one run found (:class:`SearchRun`), from its run folder or its archive;
+- ``searches``: the search-only rows (:class:`SearchOnly`), other searchers on a training row's supernets;
 - ``truth``: ground truth over the table and the board's own trained cells (:class:`GroundTruth`), which classes
   are missing, and the order in which to train them;
 - ``table``: the rows over seeds, the markdown section, the CSV files, and the section's place in ``LEADERBOARD.md``.
@@ -20,7 +21,9 @@ from nas.searchboard.runs import (
     finished,
     read_archived_search_run,
     read_search_run,
+    read_shared_search_run,
 )
+from nas.searchboard.searches import SearchOnly, search_rows
 from nas.searchboard.table import END, START, aggregate, curve_rows, curve_series, render_section, run_rows, splice
 from nas.searchboard.truth import GroundTruth, Truth, build_order
 
@@ -29,6 +32,7 @@ __all__ = [
     "KINDS",
     "START",
     "GroundTruth",
+    "SearchOnly",
     "SearchRun",
     "Truth",
     "aggregate",
@@ -39,7 +43,9 @@ __all__ = [
     "finished",
     "read_archived_search_run",
     "read_search_run",
+    "read_shared_search_run",
     "render_section",
     "run_rows",
+    "search_rows",
     "splice",
 ]

@@ -3,7 +3,9 @@
 A gradient-based run (``found_architecture.json``) found the argmax architecture, and its any-time record
 (``anytime.json``) holds the argmax of every epoch; a searcher run (SPOS + regularized evolution, random search with
 weight sharing) found the child its supernet scores highest (the first of ``ranked_children.json``). Both cost
-their training seconds plus their search seconds (a gradient-based search searches while it trains).
+their training seconds plus their search seconds (a gradient-based search searches while it trains). A search-only
+row's run (a `nas search` of another row's supernet, :func:`read_shared_search_run`) found the first of its ranked
+children too; it trained nothing, so it costs its supernet's training seconds plus its own search seconds.
 
 Every collected run is archived as one small JSON file (``<assets>/runs/<row>/seed<k>.json``), so the board can
 be collected again after the run folders (with their checkpoints, not committed) are gone.
@@ -12,13 +14,13 @@ be collected again after the run folders (with their checkpoints, not committed)
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from nas.atomic import write_text_atomic
 from nas.errors import RunFolderError
-from nas.run_folder import RunFolder
+from nas.run_folder import SEARCH_KEY, RunFolder
 
 KINDS = ("gradient", "searcher")
 
@@ -28,7 +30,8 @@ class SearchRun:
     """One seed of one row: the found architecture, its cost, its peak memory and its any-time record.
 
     ``anytime`` lists ``(epoch, argmax architecture)`` (gradient-based runs; empty for searcher runs);
-    ``peak_memory_mib`` the peak of the run's training (``rss``; ``cuda`` on a GPU), empty when not recorded.
+    ``peak_memory_mib`` the peak of the run's training (``rss``; ``cuda`` on a GPU), empty when not recorded;
+    ``supernet`` the row whose supernet a search-only run searched (its training and peak memory are that run's).
 
     Example:
         >>> run = SearchRun("darts", 0, "gradient", "a", 60.0, 0.0, {"rss": 800.0}, [(1, "b"), (2, "a")], ["m=d"])
@@ -45,6 +48,7 @@ class SearchRun:
     peak_memory_mib: dict[str, float] = field(default_factory=dict)
     anytime: list[tuple[int, str]] = field(default_factory=list)
     overrides: list[str] = field(default_factory=list)
+    supernet: str | None = None
 
     @property
     def cost_seconds(self) -> float:
@@ -66,11 +70,12 @@ class SearchRun:
         return cls(str(record["row"]), int(record["seed"]), str(record["kind"]), str(record["arch"]),
                    float(record["train_seconds"]), float(record["search_seconds"]),
                    {k: float(v) for k, v in (record.get("peak_memory_mib") or {}).items()},
-                   [(int(e), str(a)) for e, a in record.get("anytime") or []], list(record.get("overrides") or []))
+                   [(int(e), str(a)) for e, a in record.get("anytime") or []], list(record.get("overrides") or []),
+                   record.get("supernet"))
 
 
 def finished(folder: str | Path) -> bool:
-    """Whether the run folder holds a finished `nas run` (its ``summary.json``)."""
+    """Whether the run folder holds a finished `nas run` or `nas search` (its ``summary.json``)."""
     return RunFolder(folder).summary.exists()
 
 
@@ -94,6 +99,17 @@ def read_search_run(folder: str | Path, row: str, seed: int, overrides: list[str
         raise RunFolderError(f"{folder.path}'s ranking is empty: delete the folder and rerun `nas searchboard`")
     return SearchRun(row, seed, "searcher", ranking[0].arch, summary.train_seconds, summary.search_seconds, peak, [],
                      overrides)
+
+
+def read_shared_search_run(folder: str | Path, supernet: SearchRun, row: str, overrides: list[str]) -> SearchRun:
+    """The finished `nas search` in ``folder`` that searched ``supernet``'s run (same seed): the first of its ranked
+    children, its own search seconds, and its supernet's training seconds and peak memory (the training is shared)."""
+    if SEARCH_KEY not in (RunFolder(folder).saved_config() or {}):
+        raise RunFolderError(f"{folder} is not the folder of a `nas search`, as the search-only row {row!r} makes: "
+                             "delete it and rerun `nas searchboard`")
+    run = read_search_run(folder, row, supernet.seed, overrides)
+    return replace(run, train_seconds=supernet.train_seconds, peak_memory_mib=dict(supernet.peak_memory_mib),
+                   supernet=supernet.row)
 
 
 def archive_search_run(run: SearchRun, path: str | Path) -> None:

@@ -26,9 +26,9 @@ ANCHORS = ("NAS-Bench-201 CIFAR-10 test accuracy as reported (the NAS-Bench-201 
            "CIFAR-10 numbers on NAS-Bench-201's network, not FMNIST-201's: compare the order of the methods and the "
            "gap to the table's best, not the accuracies.")
 
-ROW_COLUMNS = ["row", "kind", "seeds", "truth_mean", "truth_std", "truth_best", "truth_known", "cost_minutes_mean",
-               "cost_minutes_std", "peak_memory_mib_mean", "found", "command"]
-RUN_COLUMNS = ["row", "seed", "kind", "arch", "truth", "truth_cell", "truth_source", "train_seconds",
+ROW_COLUMNS = ["row", "kind", "supernet", "seeds", "truth_mean", "truth_std", "truth_best", "truth_known",
+               "cost_minutes_mean", "cost_minutes_std", "peak_memory_mib_mean", "found", "command"]
+RUN_COLUMNS = ["row", "seed", "kind", "supernet", "arch", "truth", "truth_cell", "truth_source", "train_seconds",
                "search_seconds", "peak_memory_mib"]
 CURVE_COLUMNS = ["row", "seed", "epoch", "arch", "truth", "truth_source"]
 
@@ -40,14 +40,15 @@ def _mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
 
 
 def aggregate(name: str, runs: Sequence[SearchRun], truth: GroundTruth, command: str) -> dict[str, Any]:
-    """One row of the board: its seeds' found architectures with their truth, mean ± std and best, cost, memory."""
+    """One row of the board: its seeds' found architectures with their truth, mean ± std and best, cost, memory;
+    ``supernet``: the row whose supernets a search-only row searched (None for a row that trains its own)."""
     found = [(run, truth.lookup(run.arch)) for run in runs]
     known = [t.accuracy for _, t in found if t is not None]
     mean, std = _mean_std(known)
     minutes = _mean_std([run.cost_seconds / 60 for run in runs])
     peaks = [run.peak_mib for run in runs if run.peak_mib is not None]
-    return {"row": name, "kind": runs[0].kind, "seeds": len(runs), "truth_mean": mean, "truth_std": std,
-            "truth_best": max(known) if known else None, "truth_known": f"{len(known)}/{len(runs)}",
+    return {"row": name, "kind": runs[0].kind, "supernet": runs[0].supernet, "seeds": len(runs), "truth_mean": mean,
+            "truth_std": std, "truth_best": max(known) if known else None, "truth_known": f"{len(known)}/{len(runs)}",
             "cost_minutes_mean": minutes[0], "cost_minutes_std": minutes[1],
             "peak_memory_mib_mean": statistics.fmean(peaks) if peaks else None,
             "found": "; ".join(f"seed{run.seed}: {run.arch}" for run in runs), "command": command,
@@ -59,7 +60,7 @@ def run_rows(runs: Sequence[SearchRun], truth: GroundTruth) -> list[dict[str, An
     out = []
     for run in runs:
         t = truth.lookup(run.arch)
-        out.append({"row": run.row, "seed": run.seed, "kind": run.kind, "arch": run.arch,
+        out.append({"row": run.row, "seed": run.seed, "kind": run.kind, "supernet": run.supernet, "arch": run.arch,
                     "truth": None if t is None else round(t.accuracy, 4), "truth_cell": None if t is None else t.cell,
                     "truth_source": None if t is None else t.source, "train_seconds": round(run.train_seconds, 1),
                     "search_seconds": round(run.search_seconds, 1),
@@ -130,9 +131,21 @@ def render_table(rows: Sequence[dict[str, Any]]) -> str:
         if r["truth_known"].split("/")[0] != r["truth_known"].split("/")[1]:
             truth += f" ({r['truth_known']} seeds)"
         cost = f"{r['cost_minutes_mean']:.1f} ± {r['cost_minutes_std']:.1f}"
-        lines.append(f"| {r['row']} | {r['kind']} | {r['seeds']} | {truth} | {_num(r['truth_best'])} | {cost} | "
+        kind = r["kind"] if r["supernet"] is None else f"{r['kind']} on {r['supernet']}'s supernet"
+        lines.append(f"| {r['row']} | {kind} | {r['seeds']} | {truth} | {_num(r['truth_best'])} | {cost} | "
                      f"{_num(r['peak_memory_mib_mean'], 0)} | {_found_text(r['runs'])} |")
     return "\n".join(lines)
+
+
+def shared_supernet_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The note on the search-only rows shown: whose supernets each searched, and its `nas search` command."""
+    shared = [r for r in rows if r["supernet"] is not None]
+    if not shared:
+        return []
+    return ["Search-only rows train nothing: seed k searches seed k's supernet of the row named, so they compare "
+            "searchers on the same supernets; their cost is that row's training plus their own search, their peak "
+            "memory that row's training's.", "",
+            *(f"- `{r['row']}` shares the supernets of `{r['supernet']}`: `{r['command']}`" for r in shared), ""]
 
 
 def render_section(title: str, rows: Sequence[dict[str, Any]], truth: GroundTruth, *, command: str,
@@ -149,16 +162,17 @@ def render_section(title: str, rows: Sequence[dict[str, Any]], truth: GroundTrut
              "stand-alone by the table's recipe and seeds for this board (†) when the table lacks it. Cost: "
              "training plus search minutes of one run; peak memory: the run's peak resident memory during training "
              "(the GPU's peak on a GPU).", "",
-             f"Generated by `{command}` (it trains what is missing, then collects); each row's `nas run` command is in "
-             f"`{assets_dir}/search_results.csv`, every run's found architecture in `search_runs.csv` and every "
-             f"any-time point in `anytime.csv`. Runs live in `{runs_dir}/<row>/seed<k>/`, archived in "
-             f"`{assets_dir}/runs/`.", "",
+             f"Generated by `{command}` (it trains what is missing, then collects); each row's `nas run` command "
+             f"(a search-only row's `nas search`) is in `{assets_dir}/search_results.csv`, every run's found "
+             f"architecture in `search_runs.csv` and every any-time point in `anytime.csv`. Runs live in "
+             f"`{runs_dir}/<row>/seed<k>/`, archived in `{assets_dir}/runs/`.", "",
              render_table(rows), ""]
     lines += [f"The table's best cell: {truth.best():.2f} of its {len(truth)} cells (a sample of the space, "
               "not the space's optimum). " + ANCHORS, ""]
+    lines += shared_supernet_notes(rows)
     lines += [*notes]
     if pending:
-        lines += [f"Rows without a finished run yet (`nas searchboard only=[...]` trains them): "
+        lines += [f"Rows without a finished run yet (`nas searchboard only=[...]` runs them): "
                   f"{', '.join(f'`{n}`' for n in pending)}.", ""]
     if pending_truth:
         lines += [f"{pending_truth} found or any-time architecture(s) have no ground truth yet: `nas searchboard` "

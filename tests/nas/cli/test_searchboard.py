@@ -1,6 +1,6 @@
 """`nas searchboard`: collecting what searches found against a tiny ground-truth table (direct, via an equivalent
-cell, and by stand-alone training of what the table lacks), its section in LEADERBOARD.md, its errors, and a tiny
-end-to-end run that trains its rows."""
+cell, and by stand-alone training of what the table lacks), its section in LEADERBOARD.md, its errors, a tiny
+end-to-end run that trains its rows, and a search-only row on a training row's supernet."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from nas.run_folder import AnytimePoint, FoundArchitecture, RunFolder, Summary
-from nas.searchboard import END, START
+from nas.searchboard import END, START, SearchRun, read_archived_search_run, read_shared_search_run
 from nas.searchers.base import Trial
 from search_spaces.nb201 import NB201SearchSpace
 
@@ -67,7 +67,7 @@ def test_the_collector_looks_truth_up_directly_via_an_equivalent_cell_and_trains
     assert SPACE.canonical(SPACE.parse(A)) == SPACE.canonical(SPACE.parse(A_SAME)) and A != A_SAME
     assert SPACE.canonical(SPACE.parse(MISSING)) not in {SPACE.canonical(SPACE.parse(c)) for c in (A, B)}
     fake_run(table, "darts", 0, ["method=darts"], found=B, anytime=[RARE, MISSING, MISSING, B])
-    fake_run(table, "rs_ws", 0, ["experiment=rs_ws"], top=A_SAME, anytime=[None, None])
+    fake_run(table, "spos_re", 0, ["experiment=spos"], top=A_SAME, anytime=[None, None])
     (table / "results").mkdir()
     (table / "results" / "search_results_findings.md").write_text("# Findings\n\nDARTS found the best cell.\n")
     (table / "LEADERBOARD.md").write_text("# FMNIST-201 leaderboard\n\nthe ranking board\n")
@@ -86,23 +86,23 @@ def test_the_collector_looks_truth_up_directly_via_an_equivalent_cell_and_trains
     runs = {r["row"]: r for r in csv.DictReader((table / "leaderboard/search/search_runs.csv").open())}
     assert runs["darts"]["arch"] == B and float(runs["darts"]["truth"]) == pytest.approx(truth[B], abs=1e-4)
     assert runs["darts"]["truth_source"] == "table" and float(runs["darts"]["peak_memory_mib"]) == 503.0
-    assert runs["rs_ws"]["arch"] == A_SAME and runs["rs_ws"]["truth_cell"] == A  # via the equivalent cell
-    assert float(runs["rs_ws"]["truth"]) == pytest.approx(truth[A], abs=1e-4)
-    assert float(runs["rs_ws"]["train_seconds"]) + float(runs["rs_ws"]["search_seconds"]) == 90.0
+    assert runs["spos_re"]["arch"] == A_SAME and runs["spos_re"]["truth_cell"] == A  # via the equivalent cell
+    assert float(runs["spos_re"]["truth"]) == pytest.approx(truth[A], abs=1e-4)
+    assert float(runs["spos_re"]["train_seconds"]) + float(runs["spos_re"]["search_seconds"]) == 90.0
     curve = [(r["epoch"], r["arch"], r["truth"], r["truth_source"])
              for r in csv.DictReader((table / "leaderboard/search/anytime.csv").open())]
     assert curve == [("1", RARE, "", ""), ("2", MISSING, f"{round(truth[MISSING], 4)}", "trained"),
                      ("3", MISSING, f"{round(truth[MISSING], 4)}", "trained"), ("4", B, f"{round(truth[B], 4)}", "table")]
     rows = {r["row"]: r for r in csv.DictReader((table / "leaderboard/search/search_results.csv").open())}
-    assert rows["darts"]["command"] == "nas run -m method=darts seed=0" and rows["rs_ws"]["kind"] == "searcher"
-    assert float(rows["rs_ws"]["cost_minutes_mean"]) == 1.5
+    assert rows["darts"]["command"] == "nas run -m method=darts seed=0" and rows["spos_re"]["kind"] == "searcher"
+    assert float(rows["spos_re"]["cost_minutes_mean"]) == 1.5
 
     section = (table / "leaderboard/search/SEARCH_RESULTS.md").read_text()
     assert section.startswith(START) and section.rstrip().endswith(END)
     assert "DARTS 54.30" in section and "GDAS 93.61 ± 0.09" in section and "RSPS 87.66" in section
     assert "optimum 94.37" in section and "not FMNIST-201's" in section
     assert f"The table's best cell: {max(truth[A], truth[B]):.2f} of its 2 cells" in section
-    assert f"({truth[A]:.2f}≡)" in section  # rs_ws: the truth of an equivalent cell
+    assert f"({truth[A]:.2f}≡)" in section  # spos_re: the truth of an equivalent cell
     assert "1 any-time architecture(s) beyond `anytime.max_archs=1` have no ground truth" in section  # RARE
     assert "have no ground truth yet" not in section
     assert "## Findings" in section and "DARTS found the best cell." in section
@@ -151,11 +151,17 @@ def test_the_ranking_board_keeps_the_section(tmp_path):
     (["mode=train"], "mode=train: unknown choice; use one of run, collect"),
     (["truth.seeds=[]"], "truth.seeds=[]: "),
     (["anytime.max_archs=0"], "anytime.max_archs=0: out of range"),
+    (["searches.tpe.supernet=rs_ws"], "searches.tpe.supernet=rs_ws: a search-only row searches the supernets of a "
+     "training row of the board; use one of ['darts', 'darts_2nd'"),  # rs_ws is itself a search-only row
+    (["searches.tpe.overrides=['trainer.epochs=60']"], "searches.tpe.overrides: trainer.epochs=60 is not a search "
+     "setting: a search-only row shares the training of its supernet (spos_re)"),
 ])
 def test_bad_boards_are_one_line_and_exit_code_2(tmp_path, overrides, message):
     done = nas("searchboard", "mode=collect", "dataset=synthetic", *overrides, cwd=tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
     assert message in done.stderr and "Traceback" not in done.stderr
+    if overrides[0].startswith("searches"):
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
 def test_a_table_of_another_recipe_is_refused_before_training_its_cells(table):
@@ -172,22 +178,23 @@ def end_to_end(tmp_path, epochs: int, extra: tuple[str, ...] = ()) -> str:
                 "progress=false", cwd=tmp_path)
     assert built.returncode == 0, built.stderr[-2000:]
     run = f"run_overrides=['preset=smoke','benchmark=none','trainer.epochs={epochs}','search.budget=4']"
-    done = nas("searchboard", *BOARD, "only=[darts,rs_ws]", "rows.darts=['method=darts']", run, *extra,
+    done = nas("searchboard", *BOARD, "only=[darts,spos_re]", "rows.darts=['method=darts']", run, *extra,
                cwd=tmp_path, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "[darts] running seeds [0]: nas run -m method=darts preset=smoke" in done.stdout
-    assert "[rs_ws] running seeds [0]: nas run -m experiment=rs_ws anytime.all_methods=true" in done.stdout
+    assert "[spos_re] running seeds [0]: nas run -m experiment=spos searcher=evolution anytime.all_methods=true" \
+        in done.stdout
     darts = RunFolder(tmp_path / "runs/searchboard/darts/seed0")
     points = darts.read_anytime()
     assert [p.epoch for p in points] == list(range(1, epochs + 1))
     assert points[-1].arch == darts.read_found_architecture().arch and points[-1].final
-    rs_ws = RunFolder(tmp_path / "runs/searchboard/rs_ws/seed0")
-    assert [p.arch for p in rs_ws.read_anytime()] == [None] * epochs  # all_methods: cost and memory only
+    spos = RunFolder(tmp_path / "runs/searchboard/spos_re/seed0")
+    assert [p.arch for p in spos.read_anytime()] == [None] * epochs  # all_methods: cost and memory only
     runs = {r["row"]: r for r in csv.DictReader((tmp_path / "leaderboard/search/search_runs.csv").open())}
-    assert runs["rs_ws"]["arch"] == rs_ws.read_ranking()[0].arch and runs["darts"]["truth"] != ""
-    assert float(runs["rs_ws"]["peak_memory_mib"]) > 0 and runs["rs_ws"]["truth"] != ""
+    assert runs["spos_re"]["arch"] == spos.read_ranking()[0].arch and runs["darts"]["truth"] != ""
+    assert float(runs["spos_re"]["peak_memory_mib"]) > 0 and runs["spos_re"]["truth"] != ""
     board = (tmp_path / "LEADERBOARD.md").read_text()
-    assert "| darts | gradient | 1 |" in board and "| rs_ws | searcher | 1 |" in board
+    assert "| darts | gradient | 1 |" in board and "| spos_re | searcher | 1 |" in board
     return board
 
 
@@ -203,3 +210,55 @@ def test_end_to_end_long(tmp_path):
     curve = list(csv.DictReader((tmp_path / "leaderboard/search/anytime.csv").open()))
     assert len(curve) == 3 and all(r["truth"] for r in curve)
     assert (tmp_path / "leaderboard/search/anytime.png").is_file()
+
+
+def test_a_search_only_row_searches_its_supernet_and_shares_its_training(table):
+    """A training row (spos_re) and a search-only row on it (rs_ws), trained and searched by the board; then a seed
+    whose supernet is unfinished (skipped with one line), and the board again from the archives alone."""
+    run = "run_overrides=['preset=smoke','benchmark=none','trainer.epochs=1','search.budget=4']"
+    done = nas("searchboard", *BOARD, "only=[spos_re,rs_ws]", "truth.build=false", run, cwd=table)
+    assert done.returncode == 0, done.stderr[-3000:]
+    search = ("nas search -m 'train_dir=runs/searchboard/spos_re/seed${seed}' searcher=random search.budget=100 "
+              "evaluator.metric=accuracy benchmark=none preset=smoke")
+    assert f"[rs_ws] searching spos_re's supernets of seeds [0]: {search}" in done.stdout
+    assert done.stdout.index("[spos_re] running seeds [0]") < done.stdout.index("[rs_ws] searching")
+    spos = RunFolder(table / "runs/searchboard/spos_re/seed0")
+    rs_ws = RunFolder(table / "runs/searchboard/rs_ws/seed0")
+    assert rs_ws.saved_config().train_dir == "runs/searchboard/spos_re/seed0" and not rs_ws.checkpoint.exists()
+    ranking = rs_ws.read_ranking()
+    assert len(ranking) == 4  # the run overrides' search.budget=4 come after the row's 100
+
+    archive = table / "leaderboard/search/runs/rs_ws/seed0.json"
+    found, supernet = read_archived_search_run(archive), read_archived_search_run(archive.parent.parent / "spos_re" /
+                                                                                  "seed0.json")
+    assert (found.row, found.seed, found.kind, found.supernet, found.arch) == \
+        ("rs_ws", 0, "searcher", "spos_re", ranking[0].arch)
+    assert found.train_seconds == spos.read_summary().train_seconds == supernet.train_seconds > 0  # shared training
+    assert found.search_seconds == rs_ws.read_summary().search_seconds > 0 and rs_ws.read_summary().train_seconds == 0
+    assert found.peak_memory_mib == supernet.peak_memory_mib and found.peak_mib > 0
+    assert found == read_shared_search_run(rs_ws.path, supernet, "rs_ws", found.overrides)
+    assert SearchRun.from_json(json.loads(archive.read_text())) == found and supernet.supernet is None
+
+    command = f"{search.replace('search.budget=100', 'search.budget=4')} trainer.epochs=1 seed=0"
+    rows = {r["row"]: r for r in csv.DictReader((table / "leaderboard/search/search_results.csv").open())}
+    assert (rows["rs_ws"]["supernet"], rows["rs_ws"]["command"], rows["spos_re"]["supernet"]) == \
+        ("spos_re", command, "")
+    assert float(rows["rs_ws"]["cost_minutes_mean"]) == round(found.cost_seconds / 60, 4)
+    section = (table / "leaderboard/search/SEARCH_RESULTS.md").read_text()
+    assert "| rs_ws | searcher on spos_re's supernet | 1 |" in section and "| spos_re | searcher | 1 |" in section
+    assert f"- `rs_ws` shares the supernets of `spos_re`: `{command}`" in section
+    assert "`tpe`" in section.split("Rows without a finished run yet")[1]  # the other search-only rows are pending
+
+    # seed 1: spos_re has no finished seed 1 and is not selected, so rs_ws skips it, with one line, and trains nothing
+    again = nas("searchboard", *BOARD[:3], "seeds=[0,1]", *BOARD[4:], "only=[rs_ws]", "truth.build=false", run,
+                cwd=table)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "[rs_ws] seed 1 skipped: its supernet runs/searchboard/spos_re/seed1 is not a finished run of row " \
+           "'spos_re' (`nas searchboard only=[spos_re]` trains it)" in again.stdout
+    assert "running seeds" not in again.stdout and "searching" not in again.stdout
+    assert not (table / "runs/searchboard/rs_ws/seed1").exists()
+    # the archives alone give the same board once the run folders are gone
+    shutil.rmtree(table / "runs")
+    archived = nas("searchboard", "mode=collect", *BOARD, "truth.build=false", cwd=table)
+    assert archived.returncode == 0, archived.stderr[-2000:]
+    assert (table / "leaderboard/search/SEARCH_RESULTS.md").read_text() == section

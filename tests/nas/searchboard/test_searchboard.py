@@ -8,6 +8,7 @@ import importlib
 import json
 
 import pytest
+from omegaconf import OmegaConf
 
 from nas.benchmarks import TableOracle
 from nas.benchmarks.records import write_records
@@ -17,12 +18,14 @@ from nas.searchboard import (
     END,
     START,
     GroundTruth,
+    SearchOnly,
     SearchRun,
     aggregate,
     archive_search_run,
     build_order,
     read_archived_search_run,
     read_search_run,
+    read_shared_search_run,
     render_section,
     splice,
 )
@@ -95,6 +98,42 @@ def test_a_run_read_from_its_folder_and_its_archive(tmp_path):
         read_archived_search_run(tmp_path / "broken.json")
 
 
+def test_a_search_only_row_is_checked_against_the_training_rows():
+    row = SearchOnly.of("tpe", {"supernet": "spos_re", "overrides": ["searcher=tpe", "+search.budget=100",
+                                                                      "evaluator.metric=accuracy"]}, ["spos_re"])
+    assert row.command_overrides("runs/sb") == ["train_dir=runs/sb/spos_re/seed${seed}", "searcher=tpe",
+                                                "+search.budget=100", "evaluator.metric=accuracy"]
+    assert row.recorded_overrides(["train_dir=runs/sb/spos_re/seed$\\{seed\\}", "searcher=tpe"], "runs/sb") == \
+        ["train_dir=runs/sb/spos_re/seed${seed}", "searcher=tpe"]
+    with pytest.raises(ConfigError, match=r"searches.tpe.supernet=tpe2: .* use one of \['spos_re'\]"):
+        SearchOnly.of("tpe", {"supernet": "tpe2", "overrides": []}, ["spos_re"])
+    with pytest.raises(ConfigError, match="'spos_re' is also a row of `rows:`"):
+        SearchOnly.of("spos_re", {"supernet": "spos_re", "overrides": []}, ["spos_re"])
+    for training in ("trainer.epochs=60", "experiment=spos", "path_sampler=pada", "seed=3", "train_dir=x"):
+        with pytest.raises(ConfigError, match=f"searches.tpe.overrides: {training} is not a search setting"):
+            SearchOnly.of("tpe", {"supernet": "spos_re", "overrides": [training]}, ["spos_re"])
+    with pytest.raises(ConfigError, match="searches.tpe.overrides: 'searcher' is not key=value"):
+        SearchOnly.of("tpe", {"supernet": "spos_re", "overrides": ["searcher"]}, ["spos_re"])
+
+
+def test_a_search_only_run_costs_its_supernets_training_plus_its_own_search(tmp_path):
+    supernet = SearchRun("spos_re", 1, "searcher", B, 600.0, 20.0, {"rss": 900.0})
+    folder = RunFolder(tmp_path / "rs_ws")
+    folder.save_config(OmegaConf.create({"train_dir": "runs/spos_re/seed1", "seed": 1}), ["searcher=random"])
+    folder.write_summary(Summary(search_seconds=7.0))
+    folder.write_ranking([Trial(0, SPACE.parse(C), 50.0), Trial(1, SPACE.parse(A), 70.0)], "supernet_accuracy")
+    run = read_shared_search_run(folder.path, supernet, "rs_ws", ["searcher=random"])
+    assert (run.row, run.seed, run.kind, run.arch, run.supernet) == ("rs_ws", 1, "searcher", A, "spos_re")
+    assert (run.train_seconds, run.search_seconds, run.cost_seconds, run.peak_mib) == (600.0, 7.0, 607.0, 900.0)
+    archive_search_run(run, tmp_path / "seed1.json")
+    assert read_archived_search_run(tmp_path / "seed1.json") == run
+    trained = RunFolder(tmp_path / "trained")  # a `nas run` folder where a search-only row's should be
+    trained.save_config(OmegaConf.create({"seed": 1}), [])
+    trained.write_summary(Summary(train_seconds=5.0))
+    with pytest.raises(RunFolderError, match="is not the folder of a `nas search`"):
+        read_shared_search_run(trained.path, supernet, "rs_ws", [])
+
+
 def test_a_row_over_seeds_and_its_section(tmp_path):
     truth = GroundTruth(SPACE, records(tmp_path / "t.jsonl", {A: 80.0, B: 85.0}))
     runs = [SearchRun("darts", 0, "gradient", B, 600.0, 0.0, {"rss": 900.0}),
@@ -122,7 +161,8 @@ def test_splice_replaces_the_section_between_its_markers(tmp_path):
     assert board.read_text() == f"# Board\n\n{START}\nnew\n{END}\n\n## After\n"
 
 
-@pytest.mark.parametrize("name", ["nas.searchboard.runs", "nas.searchboard.truth", "nas.searchboard.table"])
+@pytest.mark.parametrize("name", ["nas.searchboard.runs", "nas.searchboard.truth", "nas.searchboard.table",
+                                  "nas.searchboard.searches"])
 def test_docstring_examples(name):
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 0
