@@ -38,12 +38,27 @@ export ROW_LAUNCHER="launcher=joblib jobs=3"
   nas leaderboard "only=[spos_distinct,spos_distinct_score_loss,spos_distinct_valid10k,spos_distinct_valid10k_loss]" \
     rerun=[spos_distinct] threads=1 progress=false $ROW_LAUNCHER > long_jobs.spos_distinct_rerun.log 2>&1
 # (finished rows return at once). Then ENAS's rows (issue "Learned samplers and progressive search"), the
-# learning-rate and weight-decay rows the study must have, few-shot + distinct training (the next lead of "Rankings
-# that beat the free baselines"), ShiftNAS and DεpS on the elastic board, then the rest of the study.
+# learning-rate, weight-decay and snapshot-ensemble rows the study must have, the search board's searcher rows,
+# few-shot + distinct training (the next lead of "Rankings that beat the free baselines"), ShiftNAS and DεpS on the
+# elastic board, then the rest of the study.
 for r in spos_distinct spos_drop_path spos_label_smoothing spos_bn_no_track spos_distinct_60ep spos_60ep \
   spos_max_none2 spos_distinct_120ep enas enas_buffer spos_lr0.1 spos_lr0.025 spos_wd1e-4 spos_wd2e-3 \
-  fewshot_distinct elastic:shiftnas elastic:deps spos_bn_no_affine spos_snapshots spos_score_loss spos_valid10k \
-  spos_120ep cost_bucket rs_ws; do
+  spos_snapshots; do
+  row "$r"
+done
+# the search board's searcher rows (issue "Learned samplers and progressive search": ENAS vs random search, EPNAS vs
+# REA/TPE at equal queries): SPOS's supernet once, four searchers on it; ENAS's supernets (the ranking board's runs
+# serve: cp -a runs/leaderboard/enas{,_buffer}/seed* to runs/searchboard/<row>/) searched by their controllers
+for r in enas enas_buffer; do
+  for s in 0 1 2; do
+    [ -d "runs/searchboard/$r/seed$s" ] || [ ! -f "runs/leaderboard/$r/seed$s/summary.json" ] || \
+      { mkdir -p "runs/searchboard/$r"; cp -a "runs/leaderboard/$r/seed$s" "runs/searchboard/$r/seed$s"; }
+  done
+done
+nas searchboard "only=[spos_re,rs_ws,tpe,epnas,enas,enas_buffer,enas_controller,enas_buffer_controller]" \
+  launcher=joblib jobs=3 threads=1 truth.workers=2 progress=false > long_jobs.searchboard_searchers.log 2>&1
+for r in fewshot_distinct elastic:shiftnas elastic:deps spos_bn_no_affine spos_score_loss \
+  spos_valid10k spos_120ep cost_bucket rs_ws; do
   row "$r"
 done
 # the search-results board (issue 15): gradient methods vs SPOS + RE vs RS-WS, 3 seeds, about 28 core-hours
