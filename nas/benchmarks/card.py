@@ -16,7 +16,10 @@ def summarize(records: list[dict]) -> dict:
     """Counts, accuracy range, seed-to-seed agreement and the parameter-count baseline of a table.
 
     Seed-to-seed numbers compare the two lowest seeds over the architectures that have both;
-    the baselines rank the per-architecture mean accuracy.
+    the baselines rank the per-architecture mean accuracy. With four or more seeds, the split-half numbers compare
+    the mean over the lower half of the seeds with the mean over the upper half, and the Spearman-Brown formula
+    2r / (1 + r) projects the split-half Spearman r to the reliability of the mean over all seeds (what a ranker is
+    scored against): how far more seeds lift a table's ceiling.
     """
     by_arch: dict[str, dict[int, dict]] = {}
     for r in records:
@@ -55,6 +58,13 @@ def summarize(records: list[dict]) -> dict:
             summary["top_quarter_seed_tau"] = kendall_tau([a[i] for i in top], [b[i] for i in top])
             summary["top_quarter_params_tau"] = kendall_tau([params[i] for i in top],
                                                             [list(mean.values())[i] for i in top])
+    if len(seeds) >= 4 and len(complete) >= 2:
+        lower, upper = seeds[:len(seeds) // 2], seeds[len(seeds) // 2:]
+        a = [statistics.fmean(float(runs[k]["accuracy"]) for k in lower) for runs in complete.values()]
+        b = [statistics.fmean(float(runs[k]["accuracy"]) for k in upper) for runs in complete.values()]
+        rho = spearman_rho(a, b)
+        summary.update(split_half_seeds=(lower, upper), split_half_tau=kendall_tau(a, b), split_half_rho=rho,
+                       mean_reliability=2 * rho / (1 + rho) if rho > -1 else float("nan"))
     return summary
 
 
@@ -72,6 +82,12 @@ def card_markdown(summary: dict, title: str, recipe_text: str) -> str:
         lines.append(f"- **seed-to-seed agreement** (seed {s['seeds'][0]} vs {s['seeds'][1]}): Kendall tau "
                      f"{s['seed_tau']:.3f}, Spearman {s['seed_rho']:.3f}, mean |difference| "
                      f"{s['seed_mean_abs_diff']:.2f} points — the ceiling for any supernet's ranking")
+    if "split_half_tau" in s:
+        lower, upper = s["split_half_seeds"]
+        lines.append(f"- **split-half agreement** (mean of seeds {list(lower)} vs mean of {list(upper)}): Kendall tau "
+                     f"{s['split_half_tau']:.3f}, Spearman {s['split_half_rho']:.3f}; projected Spearman reliability "
+                     f"of the mean over all {len(lower) + len(upper)} seeds (Spearman-Brown) "
+                     f"{s['mean_reliability']:.3f}")
     if "params_tau" in s:
         lines.append(f"- parameter count alone ranks the mean accuracy with Kendall tau {s['params_tau']:.3f} "
                      f"(Spearman {s['params_rho']:.3f}); FLOPs alone {s['flops_tau']:.3f}")

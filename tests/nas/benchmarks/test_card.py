@@ -30,3 +30,28 @@ def test_summary_numbers_equal_hand_and_scipy_computations():
     assert s["params_tau"] == pytest.approx(kendalltau([30, 20, 10, 50, 40], list(means.values())).statistic)
     text = card_markdown(s, "T", "recipe")
     assert "seed-to-seed agreement" in text and f"{s['seed_tau']:.3f}" in text
+
+
+def test_split_half_agreement_with_four_seeds_equals_a_hand_computation():
+    acc = {"a": (80, 81, 79, 82), "b": (70, 75, 71, 72), "c": (60, 59, 66, 58), "d": (90, 88, 87, 91)}
+    rows = [{"arch": arch, "seed": seed, "accuracy": float(value), "params": 1, "flops": 1, "seconds": 1.0,
+             "recipe": "r"} for arch, values in acc.items() for seed, value in enumerate(values)]
+    s = summarize(rows)
+    lower = [(v[0] + v[1]) / 2 for v in acc.values()]  # 80.5, 72.5, 59.5, 89
+    upper = [(v[2] + v[3]) / 2 for v in acc.values()]  # 80.5, 71.5, 62, 89
+    assert s["split_half_seeds"] == ([0, 1], [2, 3])
+    assert s["split_half_tau"] == pytest.approx(kendalltau(lower, upper).statistic) == pytest.approx(1.0)
+    assert s["split_half_rho"] == pytest.approx(1.0)
+    assert s["mean_reliability"] == pytest.approx(1.0)
+    rows = [r for r in rows if not (r["arch"] == "c" and r["seed"] == 3)] + [
+        {**next(r for r in rows if r["arch"] == "c" and r["seed"] == 3), "accuracy": 100.0}]
+    s = summarize(rows)  # c's upper-half mean becomes 83: upper order d > c > a > b against lower d > a > b > c
+    upper = [80.5, 71.5, 83.0, 89.0]
+    rho = spearmanr(lower, upper).statistic
+    assert s["split_half_rho"] == pytest.approx(rho) == pytest.approx(0.4)
+    assert s["mean_reliability"] == pytest.approx(2 * 0.4 / 1.4)
+    assert "split-half agreement" in card_markdown(s, "T", "recipe")
+
+
+def test_two_seeds_have_no_split_half_numbers():
+    assert "split_half_tau" not in summarize(records()[0])
