@@ -43,7 +43,7 @@ export ROW_LAUNCHER="launcher=joblib jobs=3"
 # elastic board, then the rest of the study.
 for r in spos_distinct spos_drop_path spos_label_smoothing spos_bn_no_track spos_distinct_60ep spos_60ep \
   spos_max_none2 spos_distinct_120ep enas enas_buffer spos_lr0.1 spos_lr0.025 spos_wd1e-4 spos_wd2e-3 \
-  spos_snapshots; do
+  spos_snapshots spos_distinct_wd2e-3; do
   row "$r"
 done
 # the search board's searcher rows (issue "Learned samplers and progressive search": ENAS vs random search, EPNAS vs
