@@ -16,10 +16,12 @@ python scripts/ground_truth_card.py nas/benchmarks/data/fmnist201.jsonl
 nas bench build search_space=elastic_conv archs.sample=64 workers="$WORKERS" \
   output=nas/benchmarks/data/elastic_conv_fmnist.jsonl progress=false
 
-row() {  # row NAME: an FMNIST-201 row; row elastic:NAME: an elastic-conv row
+row() {  # row NAME: an FMNIST-201 row; row BOARD:NAME: a row of conf/board/BOARD.yaml (elastic = elastic_conv)
   case "$1" in
-    elastic:*) nas leaderboard board=elastic_conv "only=[${1#elastic:}]" threads=1 progress=false \
+    elastic:*) nas leaderboard board=elastic_conv "only=[${1#elastic:}]" threads=1 progress=false ${ROW_LAUNCHER:-} \
                  > "long_jobs.elastic_${1#elastic:}.log" 2>&1 ;;
+    *:*) nas leaderboard "board=${1%%:*}" "only=[${1#*:}]" threads=1 progress=false ${ROW_LAUNCHER:-} \
+           > "long_jobs.${1%%:*}_${1#*:}.log" 2>&1 ;;
     *) nas leaderboard "only=[$1]" threads=1 progress=false ${ROW_LAUNCHER:-} > "long_jobs.$1.log" 2>&1 ;;
   esac
 }
@@ -39,8 +41,8 @@ export ROW_LAUNCHER="launcher=joblib jobs=3"
     rerun=[spos_distinct] threads=1 progress=false $ROW_LAUNCHER > long_jobs.spos_distinct_rerun.log 2>&1
 # (finished rows return at once). Then ENAS's rows (issue "Learned samplers and progressive search"), the
 # learning-rate, weight-decay and snapshot-ensemble rows the study must have, the search board's searcher rows,
-# few-shot + distinct training (the next lead of "Rankings that beat the free baselines"), ShiftNAS and DεpS on the
-# elastic board, then the rest of the study.
+# ShiftNAS, DεpS and Mixture-of-Supernets on the elastic board, the extra ground-truth seeds, the downsampling and
+# elastic-ViT boards' rows, the search-results board, then the rest of the study.
 for r in spos_distinct spos_drop_path spos_label_smoothing spos_bn_no_track spos_distinct_60ep spos_60ep \
   spos_max_none2 spos_distinct_120ep enas enas_buffer spos_lr0.1 spos_lr0.025 spos_wd1e-4 spos_wd2e-3 \
   spos_snapshots spos_distinct_wd2e-3; do
@@ -57,7 +59,9 @@ for r in enas enas_buffer; do
 done
 nas searchboard "only=[spos_re,rs_ws,tpe,epnas,enas,enas_buffer,enas_controller,enas_buffer_controller]" \
   launcher=joblib jobs=3 threads=1 truth.workers=2 progress=false > long_jobs.searchboard_searchers.log 2>&1
-for r in fewshot_distinct elastic:shiftnas elastic:deps; do
+# ShiftNAS and DεpS (issue "Learned samplers and progressive search") and Mixture-of-Supernets (issue "Less sharing
+# by design") on the elastic-conv board
+for r in elastic:shiftnas elastic:deps elastic:mos; do
   row "$r"
 done
 # issue "Less sharing by design": the downsampling and elastic-ViT tables are noise at two seeds (seed-to-seed tau
@@ -67,11 +71,22 @@ nas bench build search_space=downsample archs.sample=20 "seeds=[0,1,2,3,4,5]" wo
   output=nas/benchmarks/data/downsample_fmnist.jsonl progress=false > long_jobs.downsample_gt.log 2>&1
 nas bench build search_space=elastic_vit archs.sample=64 "seeds=[0,1,2,3,4,5]" workers="$WORKERS" \
   output=nas/benchmarks/data/elastic_vit_fmnist.jsonl progress=false > long_jobs.elastic_vit_gt.log 2>&1
-for r in spos_bn_no_affine spos_score_loss spos_valid10k spos_120ep cost_bucket rs_ws; do
+# the rows of issue "Less sharing by design": single supernet vs balanced mixtures (K = 2, 4) vs few-shot on the
+# downsampling board, plain vs Mixture-of-Supernets on the elastic-ViT board
+for r in downsample:single downsample:bmos2 downsample:bmos4 downsample:fewshot \
+  elastic_vit:uniform elastic_vit:sandwich_kl elastic_vit:mos; do
   row "$r"
 done
-# the search-results board (issue 15): gradient methods vs SPOS + RE vs RS-WS, 3 seeds, about 28 core-hours
+# the search-results board (issue "Gradient-based search"): gradient methods vs SPOS + RE vs RS-WS, 3 seeds, about
+# 28 core-hours
 nas searchboard launcher=joblib jobs=2 threads=1 truth.workers=2 anytime.max_archs=60 progress=false \
   > long_jobs.searchboard.log 2>&1
+# the rest of the heuristics study (issue "Rankings that beat the free baselines", resolved): few-shot + distinct
+# training, its next lead, then the remaining single-change rows
+for r in fewshot_distinct spos_bn_no_affine spos_score_loss spos_valid10k spos_120ep cost_bucket rs_ws; do
+  row "$r"
+done
 nas leaderboard board=elastic_conv mode=collect progress=false
+nas leaderboard board=downsample mode=collect progress=false
+nas leaderboard board=elastic_vit mode=collect progress=false
 nas leaderboard mode=collect progress=false

@@ -18,17 +18,89 @@ one tensor, so a step costs one forward of the largest layer whatever the number
 
 With one-hot weights every helper returns exactly the chosen child's slice (zero-padded), which is why a
 one-hot relaxed forward equals ``forward(x, arch)``.
+
+**Memory.** A mask multiplied into an activation makes autograd keep that activation a second time (for the
+mask's gradient), so the search spaces fold every mask into a weight instead: into the affine parameters of the
+BatchNorm that precedes it (``scaled_batch_norm``: ``m * BN(x)`` is BN with affine ``m * gamma``, ``m * beta``)
+or into the input columns of the layer that follows it (``conv(x * m, W) = conv(x, W * m)``). The weights of the
+architecture then get their gradients through those small weight tensors. Cheap elementwise mixtures (the
+candidate LayerNorms, NAS-Bench-201's skip and pooling) keep only their input and are recomputed in the
+backward pass (``recomputed``). ``scripts/bench_memory.py`` measures what is left.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from typing import Any, Callable
+
 import torch
 import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call
 
 from supernets.elastic.kernel import ElasticKernel
 from supernets.elastic.layernorm import ElasticLayerNorm
+
+
+class _Recomputed(torch.autograd.Function):
+    """``fn(*inputs)`` that saves only its inputs and runs ``fn`` again in the backward pass."""
+
+    @staticmethod
+    def forward(ctx: Any, fn: Callable[..., torch.Tensor], *inputs: torch.Tensor | None) -> torch.Tensor:
+        ctx.fn = fn
+        ctx.save_for_backward(*inputs)
+        return fn(*inputs)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        inputs = [t if t is None else t.detach().requires_grad_(t.requires_grad) for t in ctx.saved_tensors]
+        wanted = [t for t in inputs if t is not None and t.requires_grad]
+        with torch.enable_grad():
+            out = ctx.fn(*inputs)
+        grads = iter(torch.autograd.grad(out, wanted, grad, allow_unused=True) if wanted else ())
+        return (None, *(next(grads) if t is not None and t.requires_grad else None for t in inputs))
+
+
+def recomputed(fn: Callable[..., torch.Tensor], *inputs: torch.Tensor | None) -> torch.Tensor:
+    """``fn(*inputs)``, keeping only ``inputs`` for the backward pass, which runs ``fn`` again.
+
+    For cheap elementwise mixtures whose intermediate tensors would otherwise each be kept. ``fn`` must be
+    deterministic, free of side effects (no BatchNorm in training mode) and take every tensor it differentiates
+    through, parameters included, as an argument (``torch.utils.checkpoint`` does the same, but keeps its inputs
+    out of sight of ``torch.autograd.graph.saved_tensors_hooks``, which is how the memory benchmark counts).
+
+    Example:
+        >>> x = torch.tensor([1.0, -2.0], requires_grad=True)
+        >>> y = recomputed(lambda t: torch.relu(t) * 3.0, x)
+        >>> y.sum().backward()
+        >>> x.grad
+        tensor([3., 0.])
+    """
+    if not torch.is_grad_enabled() or not any(t is not None and t.requires_grad for t in inputs):
+        return fn(*inputs)
+    return _Recomputed.apply(fn, *inputs)
+
+
+def scaled_batch_norm(bn: nn.BatchNorm2d, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """``scale[c] * bn(x)[:, c]``, with ``scale`` folded into the affine parameters (``gamma``, ``beta``).
+
+    The BatchNorm runs as its own ``forward`` (running statistics, momentum, elastic slicing unchanged); only its
+    affine parameters are replaced for this call, so no second copy of its output is kept for ``scale``'s
+    gradient. Without affine parameters ``scale`` becomes the weight. ``scale`` has ``bn.num_features``
+    entries (or is a scalar).
+
+    Example:
+        >>> bn = nn.BatchNorm2d(2).train()
+        >>> x = torch.randn(4, 2, 3, 3)
+        >>> scale = torch.tensor([0.5, 0.0])
+        >>> torch.allclose(scaled_batch_norm(bn, x, scale), nn.BatchNorm2d(2).train()(x) * scale.view(1, 2, 1, 1))
+        True
+    """
+    scale = scale.expand(bn.num_features) if scale.dim() == 0 else scale
+    if bn.weight is None:
+        return functional_call(bn, {"weight": scale}, (x,))
+    return functional_call(bn, {"weight": bn.weight * scale, "bias": bn.bias * scale}, (x,))
 
 
 def prefix_mask(sizes: Sequence[int], weights: torch.Tensor, length: int) -> torch.Tensor:
@@ -81,16 +153,26 @@ def superposed_kernel(kernel: ElasticKernel, weight: torch.Tensor, weights: torc
 
 def mixed_layer_norm(norm: ElasticLayerNorm, x: torch.Tensor, dims: Sequence[int], weights: torch.Tensor
                      ) -> torch.Tensor:
-    """``sum_d weights[d] * pad(LayerNorm_d(x[..., :d]))`` over the candidate widths ``dims`` of ``x``'s last axis."""
+    """``sum_d weights[d] * pad(LayerNorm_d(x[..., :d]))`` over the candidate widths ``dims`` of ``x``'s last axis.
+
+    Only ``x`` (and the small weights) are kept for the backward pass, which normalises again (``recomputed``).
+    """
     width = x.shape[-1]
     active = (weights != 0).tolist()
-    total = None
-    for i, d in enumerate(dims):
-        if not active[i]:
-            continue
-        part = weights[i] * F.pad(norm(x[..., : int(d)]), (0, width - int(d)))
-        total = part if total is None else total + part
-    return total if total is not None else x * 0.0
+    if not any(active):
+        return x * 0.0
+
+    def mix(x: torch.Tensor, weights: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+        total = None
+        for i, d in enumerate(dims):
+            if not active[i]:
+                continue
+            d = int(d)
+            part = weights[i] * F.pad(F.layer_norm(x[..., :d], (d,), gamma[:d], beta[:d], norm.eps), (0, width - d))
+            total = part if total is None else total + part
+        return total
+
+    return recomputed(mix, x, weights, norm.weight, norm.bias)
 
 
 def mixed_exits(exits: Sequence[torch.Tensor], weights: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,7 @@ pooling: a step costs one convolution per edge instead of two. One-hot weights a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import nn
@@ -22,7 +22,7 @@ from search_spaces.nb201.ops import OPS, ReLUConvBN
 from supernets.base import Supernet
 from supernets.elastic.kernel import ElasticKernel
 from supernets.relaxable import Relaxable
-from supernets.superposition import superposed_kernel
+from supernets.superposition import recomputed, scaled_batch_norm, superposed_kernel
 
 _CONVS = ("nor_conv_1x1", "nor_conv_3x3")
 
@@ -54,20 +54,33 @@ class EntangledEdge(nn.Module):
         return None
 
     def forward_relaxed(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """``sum`` of the weighted parameter-free ops plus one convolution with the superposed kernel."""
+        """``sum`` of the weighted parameter-free ops plus one convolution with the superposed kernel.
+
+        Memory: the skip and pooling terms keep only ``x`` (they are recomputed in the backward pass), and the
+        convolutions' total weight ``w_1x1 + w_3x3`` scales the BatchNorm's affine parameters instead of its
+        output, so the edge keeps what a single ``nor_conv_3x3`` keeps plus ``x``.
+        """
         w = dict(zip(OPS, weights))
         active = dict(zip(OPS, (weights != 0).tolist()))
         total = None
-        for op in ("skip_connect", "avg_pool_3x3"):
-            if active[op]:
-                out = w[op] * self.forward(x, op)
-                total = out if total is None else total + out
+        if active["skip_connect"] or active["avg_pool_3x3"]:
+            total = recomputed(self._parameter_free(active["skip_connect"], active["avg_pool_3x3"]), x,
+                               w["skip_connect"], w["avg_pool_3x3"])
         if active["nor_conv_1x1"] or active["nor_conv_3x3"]:
             conv_weights = torch.stack([w["nor_conv_1x1"], w["nor_conv_3x3"]])
             kernel = superposed_kernel(self.kernel, self.conv[1].weight, conv_weights)
-            out = conv_weights.sum() * self._conv(x, kernel)
+            relu, _, bn = self.conv
+            out = scaled_batch_norm(bn, F.conv2d(relu(x), kernel, None, 1, 1), conv_weights.sum())
             total = out if total is None else total + out
         return total if total is not None else torch.zeros_like(x) * weights.sum()
+
+    def _parameter_free(self, skip: bool, pool: bool
+                        ) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+        def mix(x: torch.Tensor, w_skip: torch.Tensor, w_pool: torch.Tensor) -> torch.Tensor:
+            if skip and pool:
+                return w_skip * x + w_pool * self.pool(x)
+            return w_skip * x if skip else w_pool * self.pool(x)
+        return mix
 
 
 class EntangledCell(nn.Module):

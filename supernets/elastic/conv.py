@@ -64,12 +64,20 @@ class ElasticConv2d(nn.Module):
         check_size(name, "output channels", out_channels, self.max_out_channels)
         return self.kernel(self.weight[:out_channels, :in_channels], kernel_size)
 
-    def forward(self, x: torch.Tensor, out_channels: int | None = None, kernel_size: int | None = None
-                ) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, out_channels: int | None = None, kernel_size: int | None = None,
+                input_scale: torch.Tensor | None = None, output_scale: torch.Tensor | None = None) -> torch.Tensor:
+        """``input_scale`` (per input channel) and ``output_scale`` (per output channel) multiply the weight (and
+        the bias), which equals scaling ``x`` and the output without keeping a scaled copy of either for the
+        backward pass (the superposition's masks, ``supernets.superposition``)."""
         out_channels = self.max_out_channels if out_channels is None else out_channels
         kernel_size = self.kernel.max_size if kernel_size is None else kernel_size
         weight = self.active_weight(x.shape[1], out_channels, kernel_size)
         bias = self.bias[:out_channels] if self.bias is not None else None
+        if input_scale is not None:
+            weight = weight * input_scale.view(1, -1, 1, 1)
+        if output_scale is not None:
+            weight = weight * output_scale.view(-1, 1, 1, 1)
+            bias = bias * output_scale if bias is not None else None
         return F.conv2d(x, weight, bias, self.stride, self._padding(kernel_size))
 
     def _padding(self, kernel_size: int) -> int:

@@ -48,9 +48,20 @@ class ElasticLinear(nn.Module):
         bias = self.bias[:out_features] if self.bias is not None else None
         return self.weight[:out_features, :in_features], bias
 
-    def forward(self, x: torch.Tensor, out_features: int | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, out_features: int | None = None, input_scale: torch.Tensor | None = None,
+                output_scale: torch.Tensor | None = None) -> torch.Tensor:
+        """``x``'s active features through the active block; ``input_scale`` (per input feature) and
+        ``output_scale`` (per output) multiply the weight's columns and rows (and the bias), which equals scaling
+        ``x`` and the output without keeping a scaled copy of either for the backward pass (the superposition's
+        masks, ``supernets.superposition``)."""
         out_features = self.max_out_features if out_features is None else out_features
-        return F.linear(x, *self.active(x.shape[-1], out_features))
+        weight, bias = self.active(x.shape[-1], out_features)
+        if input_scale is not None:
+            weight = weight * input_scale
+        if output_scale is not None:
+            weight = weight * output_scale.unsqueeze(-1)
+            bias = bias * output_scale if bias is not None else None
+        return F.linear(x, weight, bias)
 
     @torch.no_grad()
     def export(self, in_features: int, out_features: int | None = None) -> nn.Linear:

@@ -38,6 +38,17 @@ FULL = {  # the configured sizes (conf/search_space/*.yaml on FMNIST 16x16)
 }
 
 
+class Relaxed(torch.nn.Module):
+    """``forward`` is the supernet's relaxed forward (so that ``torch.func.functional_call`` can swap weights)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x, weights):
+        return self.net.forward_relaxed(x, weights)
+
+
 def one_hot(supernet, arch) -> dict[str, torch.Tensor]:
     decisions = supernet.relaxed_decisions()
     return {d: F.one_hot(torch.tensor(decisions[d].index(arch[d])), len(decisions[d])).double() for d in decisions}
@@ -79,6 +90,30 @@ def test_gradients_in_the_architecture_parameters_pass_gradcheck(name):
         return supernet.forward_relaxed(x, {d: torch.softmax(a, 0) for d, a in zip(decisions, alphas)})
 
     assert torch.autograd.gradcheck(relaxed, logits, eps=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(SPACES))
+def test_gradients_in_every_weight_and_the_input_pass_gradcheck_in_training_mode(name):
+    """The masks folded into weights, the recomputed mixtures and the scaled BatchNorms (``supernets.superposition``)
+    differentiate correctly in everything: input, architecture and every parameter (a random projection of the
+    Jacobian, ``fast_mode``), with batch statistics."""
+    torch.manual_seed(0)
+    space = SPACES[name]()
+    supernet = perturb(space.build_supernet()).train()
+    decisions = supernet.relaxed_decisions()
+    names = [n for n, _ in supernet.named_parameters()]
+    x = torch.randn(3, 1, 8, 8, requires_grad=True)
+    logits = [torch.randn(len(options), requires_grad=True) for options in decisions.values()]
+    params = [p.detach().clone().requires_grad_() for p in supernet.parameters()]
+
+    wrapper = Relaxed(supernet)
+
+    def relaxed(x, *rest):
+        alphas, weights = rest[: len(logits)], rest[len(logits):]
+        return torch.func.functional_call(wrapper, {f"net.{n}": w for n, w in zip(names, weights)},
+                                          (x, {d: torch.softmax(a, 0) for d, a in zip(decisions, alphas)}))
+
+    assert torch.autograd.gradcheck(relaxed, (x, *logits, *params), eps=1e-6, atol=1e-5, fast_mode=True)
 
 
 @pytest.mark.parametrize("name", sorted(SPACES))

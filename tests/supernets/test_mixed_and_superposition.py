@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from torch import nn
 
 from supernets.choice import ChoiceOp
+from supernets.elastic.batchnorm import ElasticBatchNorm2d
 from supernets.elastic.kernel import ElasticKernel
 from supernets.elastic.layernorm import ElasticLayerNorm
 from supernets.mixed import mixed_output
-from supernets.superposition import coupled_prefix_mask, mixed_exits, mixed_layer_norm, prefix_mask, superposed_kernel
+from supernets.superposition import (coupled_prefix_mask, mixed_exits, mixed_layer_norm, prefix_mask, recomputed,
+                                     scaled_batch_norm, superposed_kernel)
+
+
+def saved_storages(fn) -> dict[int, int]:
+    """data_ptr -> bytes of every storage autograd keeps for the backward pass of ``fn()``."""
+    storages: dict[int, int] = {}
+
+    def pack(tensor):
+        storages[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return storages
 
 
 class Counting(nn.Module):
@@ -74,3 +91,76 @@ def test_superposed_kernel_gradient_passes_gradcheck():
     w = torch.randn(2, 1, 3, 3, dtype=torch.float64)
     logits = torch.randn(2, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda a: superposed_kernel(kernel, w, torch.softmax(a, 0)), (logits,))
+
+
+def test_recomputed_gives_the_direct_gradients_and_keeps_only_its_inputs():
+    torch.manual_seed(0)
+    x = torch.randn(5, 7, dtype=torch.float64, requires_grad=True)
+    w = torch.rand(2, dtype=torch.float64, requires_grad=True)
+    frozen = torch.randn(7, dtype=torch.float64)  # an input without a gradient
+    fn = lambda x, w, f: w[0] * torch.tanh(x) * f + w[1] * nn.functional.avg_pool1d(x[None], 3, 1, 1)[0]  # noqa: E731
+    g = torch.randn(5, 7, dtype=torch.float64)
+    direct = torch.autograd.grad(fn(x, w, frozen), (x, w), g)
+    again = torch.autograd.grad(recomputed(fn, x, w, frozen), (x, w), g)
+    for a, b in zip(direct, again):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    kept = saved_storages(lambda: recomputed(fn, x, w, frozen))
+    assert set(kept) == {t.untyped_storage().data_ptr() for t in (x, w, frozen)}
+    assert len(saved_storages(lambda: fn(x, w, frozen))) > 3  # the direct form keeps its intermediates too
+    assert torch.autograd.gradcheck(lambda x, w: recomputed(fn, x, w, frozen), (x, w))
+    with torch.no_grad():  # no graph: just the function
+        assert torch.equal(recomputed(fn, x, w, frozen), fn(x, w, frozen))
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("elastic, momentum", [(False, 0.1), (False, None), (True, 0.1), (True, None)])
+def test_scaled_batch_norm_is_the_scaled_output_with_the_same_statistics(affine, elastic, momentum):
+    torch.manual_seed(0)
+    make = (lambda: ElasticBatchNorm2d(4, momentum=momentum, affine=affine)) if elastic else \
+        (lambda: nn.BatchNorm2d(4, momentum=momentum, affine=affine))
+    folded, plain = make().train(), make().train()
+    if affine:
+        with torch.no_grad():
+            for bn in (folded, plain):
+                bn.weight.copy_(torch.tensor([1.5, -0.5, 2.0, 0.7]))
+                bn.bias.copy_(torch.tensor([0.1, 0.2, -0.3, 0.4]))
+    scale = torch.tensor([1.0, 0.25, 0.0, 0.6], requires_grad=True)
+    ref_scale = scale.detach().clone().requires_grad_()
+    for _ in range(2):  # two batches: the statistics' updates agree too
+        x = torch.randn(8, 4, 3, 3) + 1.0
+        g = torch.randn(8, 4, 3, 3)
+        out = scaled_batch_norm(folded, x, scale)
+        ref = plain(x) * ref_scale.view(1, -1, 1, 1)
+        torch.testing.assert_close(out, ref)
+        out.backward(g)
+        ref.backward(g)
+    torch.testing.assert_close(scale.grad, ref_scale.grad)
+    for name, buffer in plain.named_buffers():
+        torch.testing.assert_close(dict(folded.named_buffers())[name], buffer)
+    if affine:
+        torch.testing.assert_close(folded.weight.grad, plain.weight.grad)
+        torch.testing.assert_close(folded.bias.grad, plain.bias.grad)
+    # no copy of the output is kept for the scale's gradient: only what the BatchNorm itself keeps
+    x = torch.randn(8, 4, 3, 3, requires_grad=True)
+    assert sum(saved_storages(lambda: scaled_batch_norm(make().train(), x, scale)).values()) < 2 * x.numel() * 4
+    assert scaled_batch_norm(folded, x, torch.tensor(0.5)).shape == x.shape  # a scalar scale
+
+
+def test_mixed_layer_norm_keeps_only_its_input_and_passes_gradcheck():
+    torch.manual_seed(0)
+    norm = ElasticLayerNorm(6).double()
+    with torch.no_grad():
+        norm.weight.copy_(1 + 0.3 * torch.randn(6))
+        norm.bias.copy_(0.3 * torch.randn(6))
+    x = torch.randn(2, 3, 6, dtype=torch.float64, requires_grad=True)
+    weights = torch.tensor([0.25, 0.75], dtype=torch.float64, requires_grad=True)
+    kept = saved_storages(lambda: mixed_layer_norm(norm, x, (4, 6), weights))
+    assert x.untyped_storage().data_ptr() in kept
+    assert sum(kept.values()) == sum(t.untyped_storage().nbytes() for t in (x, weights, norm.weight, norm.bias))
+
+    def mixed(x, weights, gamma, beta):  # the affine parameters as inputs, so that gradcheck perturbs them too
+        return mixed_layer_norm(SimpleNamespace(weight=gamma, bias=beta, eps=norm.eps), x, (4, 6), weights)
+
+    gamma = norm.weight.detach().clone().requires_grad_()
+    beta = norm.bias.detach().clone().requires_grad_()
+    assert torch.autograd.gradcheck(mixed, (x, weights, gamma, beta))

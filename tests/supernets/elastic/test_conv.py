@@ -73,3 +73,19 @@ def test_out_of_range_active_sizes_raise(conv, c_in, c_out, k, fragment):
     with pytest.raises(InvalidArchitectureError) as info:
         conv(torch.randn(1, c_in, 8, 8), c_out, k)
     assert fragment in str(info.value)
+
+
+def test_conv_input_and_output_scales_equal_scaling_the_input_and_the_output():
+    torch.manual_seed(0)
+    conv = ElasticConv2d(4, 8, kernel_sizes=(3, 5), bias=True)
+    x = torch.randn(2, 3, 6, 6, requires_grad=True)
+    s_in = torch.rand(3, requires_grad=True)
+    s_out = torch.rand(5, requires_grad=True)
+    folded = conv(x, 5, 3, input_scale=s_in, output_scale=s_out)
+    plain = conv(x * s_in.view(1, -1, 1, 1), 5, 3) * s_out.view(1, -1, 1, 1)
+    torch.testing.assert_close(folded, plain)
+    g = torch.randn_like(folded)
+    grads = torch.autograd.grad(folded, (x, s_in, s_out, conv.weight, conv.bias), g)
+    ref = torch.autograd.grad(plain, (x, s_in, s_out, conv.weight, conv.bias), g)
+    for a, b in zip(grads, ref):
+        torch.testing.assert_close(a, b)

@@ -72,3 +72,17 @@ def test_layer_norm_slice_equals_plain_layer_norm():
     assert_grad_only_in(ln.bias, (slice(0, 12),))
     with pytest.raises(InvalidArchitectureError, match="active dim 17 is outside the stored range 1..16"):
         ln(torch.randn(1, 17))
+
+
+def test_input_and_output_scales_equal_scaling_the_input_and_the_output(fc):
+    x = torch.randn(3, 2, 6, requires_grad=True)
+    s_in = torch.rand(6, requires_grad=True)
+    s_out = torch.rand(5, requires_grad=True)
+    folded = fc(x, 5, input_scale=s_in, output_scale=s_out)
+    plain = fc(x * s_in, 5) * s_out
+    torch.testing.assert_close(folded, plain)
+    g = torch.randn_like(folded)
+    grads = torch.autograd.grad(folded, (x, s_in, s_out, fc.weight, fc.bias), g)
+    ref = torch.autograd.grad(plain, (x, s_in, s_out, fc.weight, fc.bias), g)
+    for a, b in zip(grads, ref):
+        torch.testing.assert_close(a, b)
