@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 
 import torch
@@ -147,6 +147,25 @@ class Evaluator:
                     self.cache[arch] = self._score(arch)
         return [self.cache[a] for a in archs]
 
+    def score_relaxed(self, weights: Mapping[str, torch.Tensor]) -> float:
+        """The score of the relaxed supernet, every option of every decision weighted by ``weights``
+        (``Relaxable.forward_relaxed``): what a gradient-based search trains before it discretises. The same
+        images, BatchNorm policy and metric as ``score``; not cached, final weights only.
+
+        Example:
+            >>> from nas.data import synthetic
+            >>> from search_spaces.nb201 import NB201SearchSpace
+            >>> data = synthetic()
+            >>> space = NB201SearchSpace(C=4, N=1, in_channels=1, num_classes=4, input_size=8, reduction="light")
+            >>> evaluator = Evaluator(space.build_supernet(), data.valid, data.train, recalibration_batch_size=64,
+            ...                       progress=False)
+            >>> uniform = {d: torch.full((len(o),), 1 / len(o)) for d, o in evaluator.supernet.relaxed_decisions().items()}
+            >>> 0.0 <= evaluator.score_relaxed(uniform) <= 100.0
+            True
+        """
+        with self._preserved_norm_state():
+            return self._score_on(_RelaxedForward(self.supernet, weights), self._norms, None)
+
     def _score(self, arch: Architecture) -> float:
         scores = [self._score_on(net, norms, arch) for net, norms in zip(self.supernets, self._net_norms)]
         return scores[0] if len(scores) == 1 else sum(scores) / len(scores)
@@ -185,6 +204,19 @@ class Evaluator:
             for net, norms in zip(self.supernets, self._net_norms):
                 stack.enter_context(_preserved(net, norms))
             yield
+
+
+class _RelaxedForward:
+    """``net(x, arch)`` for the scoring loop: the supernet's relaxed forward at fixed option weights."""
+
+    def __init__(self, supernet: Supernet, weights: Mapping[str, torch.Tensor]):
+        self.supernet, self.weights = supernet, dict(weights)
+
+    def __call__(self, x: torch.Tensor, arch: Architecture | None) -> torch.Tensor:
+        return self.supernet.forward_relaxed(x, self.weights)
+
+    def eval(self) -> None:
+        self.supernet.eval()
 
 
 def _batch_norms(net: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:

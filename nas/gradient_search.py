@@ -55,12 +55,15 @@ def record_found_architecture(cfg: DictConfig, folder: RunFolder, data: ImageDat
     oracle = build_oracle(cfg.benchmark, space)
     truth, truth_arch = ground_truth(oracle, space, arch)
     cost = space.cost(arch)
+    expected = getattr(method, "expected_weights", None)
+    relaxed = float(evaluator.score_relaxed(expected())) if expected is not None else None
     found = FoundArchitecture(
         method=str(cfg.trainer.method._target_), arch=str(arch), truth=truth, truth_arch=truth_arch,
         supernet_accuracy=float(evaluator.score(arch)), params=int(cost["params"]), flops=int(cost["flops"]),
         train_seconds=float(trainer.state.seconds), train_steps=int(trainer.state.step),
         peak_memory_mib=peak_memory_mib(trainer.device), architecture=method.architecture_record() or {},
         benchmark=None if oracle is None else " ".join([type(oracle).__name__, Path(getattr(oracle, "path", "")).name]),
+        relaxed_accuracy=relaxed,
     )
     folder.write_found_architecture(found)
     folder.write_summary(Summary(
@@ -80,7 +83,7 @@ def report_lines(cfg: DictConfig, found: FoundArchitecture) -> list[str]:
              f"- found architecture: `{found.arch}` ({found.params:,} params, {found.flops:,} FLOPs)",
              f"- ground truth: {truth_text(found)}",
              f"- supernet accuracy (inherited weights, {cfg.evaluator.valid_size} valid images): "
-             f"{found.supernet_accuracy:.2f}%",
+             f"{found.supernet_accuracy:.2f}% for the found child alone{relaxed_text(found)}",
              f"- peak memory: {', '.join(f'{k} {v:.0f} MiB' for k, v in found.peak_memory_mib.items())}",
              f"- mean entropy of the architecture weights: {found.architecture.get('entropy', float('nan')):.3f} nats",
              "", "## Architecture weights (argmax marked)", "", "```"]
@@ -101,11 +104,20 @@ def truth_text(found: FoundArchitecture) -> str:
     return f"{found.truth:.2f}% test accuracy{via}"
 
 
+def relaxed_text(found: FoundArchitecture) -> str:
+    """``; <x>% for the relaxed supernet ...``: the accuracy before discretising, when it was scored."""
+    if found.relaxed_accuracy is None:
+        return ""
+    return (f"; {found.relaxed_accuracy:.2f}% for the relaxed supernet, every option at its expected weight: "
+            "what the search trained, before discretising")
+
+
 def print_found(found: FoundArchitecture, folder: RunFolder) -> None:
     """What `nas run` prints at the end of a gradient-based search."""
     print(f"\nfound architecture: {found.arch}  ({found.params:,} params)")
     print(f"ground truth:       {truth_text(found)}")
-    print(f"supernet accuracy:  {found.supernet_accuracy:.2f}% (inherited weights)")
+    print(f"supernet accuracy:  {found.supernet_accuracy:.2f}% (inherited weights, the found child alone"
+          f"{relaxed_text(found)})")
     print(f"search cost:        {found.train_steps} steps, {found.train_seconds:.0f} s; peak memory "
           + ", ".join(f"{k} {v:.0f} MiB" for k, v in found.peak_memory_mib.items()))
     print(f"\nrecord:      {folder.found_architecture}")

@@ -233,7 +233,9 @@ class FoundArchitecture:
 
     ``truth`` is the benchmark's ground-truth accuracy of ``arch`` (of ``truth_arch``, a functionally equivalent
     cell, when the table lacks ``arch`` itself; None when it has neither); ``supernet_accuracy`` the exported
-    child's accuracy with the inherited weights on the evaluator's valid images. ``peak_memory_mib`` holds
+    child's accuracy with the inherited weights on the evaluator's valid images, ``relaxed_accuracy`` the relaxed
+    supernet's (every option, at its expected weight) on the same images: the gap between them is what
+    discretising costs the inherited weights. ``peak_memory_mib`` holds
     ``cuda`` (peak allocated on the GPU) and ``rss`` (the process's peak resident memory, data included).
     ``architecture`` is the method's record: weight map, mean entropy, every decision's logits and weights.
     ``benchmark`` names the table the truth was looked up in (None: the run had no benchmark).
@@ -256,6 +258,7 @@ class FoundArchitecture:
     peak_memory_mib: dict[str, float] = field(default_factory=dict)
     architecture: dict[str, Any] = field(default_factory=dict)
     benchmark: str | None = None  # the table the truth was looked up in (None: the run had no benchmark)
+    relaxed_accuracy: float | None = None  # the relaxed supernet at the expected option weights (None: not scored)
 
     def to_json(self) -> dict[str, Any]:
         return _record(self)

@@ -173,6 +173,12 @@ class ArchitectureSearch(TrainingMethod):
         """The argmax option of every decision, as the space's architecture (``supernet.subnet`` exports it)."""
         return self.supernet.make_architecture(self.alphas.derive())
 
+    def expected_weights(self) -> dict[str, torch.Tensor]:
+        """Decision -> its options' expected weights (``WeightMap.expected``: the softmax of the logits for
+        DARTS, RARTS and TangleNAS, what their relaxed supernet computes with), detached."""
+        return {name: self.weight_map.expected(logits).detach()
+                for name, logits in zip(self.alphas.decisions, self.alphas.logits)}
+
     def architecture_record(self) -> dict[str, Any]:
         return {"method": type(self).__name__, "weight_map": repr(self.weight_map),
                 "entropy": self.alphas.entropy(self.weight_map), "parameters": self.alphas.table(self.weight_map)}

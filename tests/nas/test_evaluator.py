@@ -361,3 +361,34 @@ def test_state_dict_survives_torch_save(supernet, data, archs, tmp_path):
     target = make_evaluator(supernet, data)
     target.load_state_dict(torch.load(tmp_path / "evaluator.pt"), arch_type=NB201Architecture)
     assert target.cache == source.cache
+
+
+# -- the relaxed supernet (gradient-based searches) ---------------------------------------------------------
+@pytest.mark.parametrize("policy", ["recalibrate", "batch_stats", "running_stats"])
+def test_score_relaxed_is_the_relaxed_forward_under_the_policy_and_leaves_the_supernet_as_it_was(supernet, data,
+                                                                                                 archs, policy):
+    evaluator = make_evaluator(supernet, data, bn_policy=policy)
+    decisions = supernet.relaxed_decisions()
+    torch.manual_seed(0)
+    weights = {d: torch.softmax(torch.randn(len(o)), 0) for d, o in decisions.items()}
+    before = copy.deepcopy(supernet.state_dict())
+    twin = copy.deepcopy(supernet)
+    valid = data.valid.head(VALID_SIZE)
+    if policy == "recalibrate":
+        recalibrate(twin, recalibration_batches(data), lambda x: twin.forward_relaxed(x, weights))
+    elif policy == "batch_stats":
+        twin.train()
+        for m in norms(twin):
+            m.momentum = 0.0
+    else:
+        twin.eval()
+    with torch.no_grad():
+        expected = accuracy(lambda x: twin.forward_relaxed(x, weights), valid)
+    assert evaluator.score_relaxed(weights) == expected
+    for key, value in supernet.state_dict().items():  # running statistics restored
+        assert torch.equal(value, before[key]), key
+    # one-hot weights: the relaxed supernet is the child, so its score is the child's
+    for arch in archs[:2]:
+        one_hot = {d: F.one_hot(torch.tensor(decisions[d].index(arch[d])), len(decisions[d])).float()
+                   for d in decisions}
+        assert evaluator.score_relaxed(one_hot) == pytest.approx(evaluator.score(arch), abs=1e-9), str(arch)

@@ -27,6 +27,9 @@ def test_darts_run_ends_with_the_found_architecture_its_model_and_its_record(tmp
     found = RunFolder(folder).read_found_architecture()
     assert found is not None and found.method == "nas.training.Bilevel" and found.benchmark is None
     assert f"found architecture: {found.arch}" in done.stdout
+    assert found.relaxed_accuracy is not None and 0.0 <= found.relaxed_accuracy <= 100.0
+    assert (f"supernet accuracy:  {found.supernet_accuracy:.2f}% (inherited weights, the found child alone; "
+            f"{found.relaxed_accuracy:.2f}% for the relaxed supernet") in done.stdout
     space = NB201SearchSpace(C=8, N=1, in_channels=1, num_classes=4, input_size=8, reduction="light")
     arch = space.parse(found.arch)
     assert found.params == space.params(arch) and found.train_steps == 8  # 2 epochs of the weights' half
