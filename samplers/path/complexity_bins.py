@@ -48,5 +48,9 @@ class ComplexityBins:
             raise ConfigError(f"{self.num_bins} {cost} bins of search space {getattr(space, 'name', '?')!r} leave bins "
                               f"{empty} empty (too many architectures share a cost): lower path_sampler.num_bins")
 
+    def measure(self, arch: Architecture) -> int:
+        """The cost (``cost``: FLOPs or params) the bins are cut by."""
+        return self._measure(arch)
+
     def bin_of(self, arch: Architecture) -> int:
         return int(np.searchsorted(self.edges, self._measure(arch), side="right"))

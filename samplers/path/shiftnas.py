@@ -23,8 +23,9 @@ class ShiftNASPathSampler(PathSampler):
     The space is cut into ``num_bins`` bins of about equal share by ``cost`` (``ComplexityBins``). Bin ``b`` is
     drawn with probability ``(1 - floor) * softmax(logits)_b + floor / num_bins`` (the ``floor``: no bin
     starves), then the ``ArchitectureGenerator`` (fitted at construction to propose children uniformly inside a
-    bin) proposes a child for it, redrawn up to ``max_tries`` times until it falls in the bin, else a uniform
-    child of the bin's pool. Every step's training loss of the child is credited to its bin (``needs =
+    bin; ``decoding="constrained"`` masks, decision by decision, the options that cannot reach the bin) proposes
+    a child for it, redrawn up to ``max_tries`` times until it falls in the bin, else a uniform child of the
+    bin's pool. Every step's training loss of the child is credited to its bin (``needs =
     {"losses"}``); every ``update_every`` steps each bin's *improvement*, its mean loss over the previous window
     minus over this one, is standardised across bins (a bin without losses in both windows counts as the mean)
     and the logits move by ``shift_lr`` times it: bins that still improve get trained more, saturated ones less.
@@ -49,7 +50,8 @@ class ShiftNASPathSampler(PathSampler):
 
     def __init__(self, space: SearchSpace, seed: int = 0, num_bins: int = 5, cost: str = "flops", floor: float = 0.2,
                  shift_lr: float = 0.5, update_every: int = 200, pool_size: int = 5000, hidden_size: int = 256,
-                 generator_epochs: int = 300, per_bin: int = 1000, max_tries: int = 20):
+                 generator_epochs: int = 300, per_bin: int = 1000, max_tries: int = 20,
+                 decoding: str = "constrained"):
         super().__init__(space, seed)
         if not 0.0 <= float(floor) <= 1.0 or not float(shift_lr) >= 0.0:
             raise ConfigError(f"floor must be in [0, 1] and shift_lr >= 0, got floor={floor}, shift_lr={shift_lr}")
@@ -58,7 +60,7 @@ class ShiftNASPathSampler(PathSampler):
         self.floor, self.shift_lr = float(floor), float(shift_lr)
         self.update_every, self.max_tries = int(update_every), int(max_tries)
         self.bins = ComplexityBins(space, num_bins, cost, pool_size, seed)
-        self.generator = ArchitectureGenerator(space, self.bins, hidden_size, seed)
+        self.generator = ArchitectureGenerator(space, self.bins, hidden_size, seed, decoding)
         self.generator_loss = self.generator.fit(generator_epochs, per_bin)
         self.logits = np.zeros(self.bins.num_bins)
         self.sums = np.zeros(self.bins.num_bins)
