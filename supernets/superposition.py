@@ -23,9 +23,9 @@ one-hot relaxed forward equals ``forward(x, arch)``.
 mask's gradient), so the search spaces fold every mask into a weight instead: into the affine parameters of the
 BatchNorm that precedes it (``scaled_batch_norm``: ``m * BN(x)`` is BN with affine ``m * gamma``, ``m * beta``)
 or into the input columns of the layer that follows it (``conv(x * m, W) = conv(x, W * m)``). The weights of the
-architecture then get their gradients through those small weight tensors. Cheap elementwise mixtures (the
-candidate LayerNorms, NAS-Bench-201's skip and pooling) keep only their input and are recomputed in the
-backward pass (``recomputed``). ``scripts/bench_memory.py`` measures what is left.
+architecture then get their gradients through those small weight tensors. The candidate LayerNorms keep only
+their input and are recomputed in the backward pass (``recomputed``); NAS-Bench-201's skip and pooling keep only
+their input too (``search_spaces.nb201.entangled``). ``scripts/bench_memory.py`` measures what is left.
 """
 
 from __future__ import annotations

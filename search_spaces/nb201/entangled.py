@@ -9,7 +9,8 @@ pooling: a step costs one convolution per edge instead of two. One-hot weights a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -22,9 +23,47 @@ from search_spaces.nb201.ops import OPS, ReLUConvBN
 from supernets.base import Supernet
 from supernets.elastic.kernel import ElasticKernel
 from supernets.relaxable import Relaxable
-from supernets.superposition import recomputed, scaled_batch_norm, superposed_kernel
+from supernets.superposition import scaled_batch_norm, superposed_kernel
 
 _CONVS = ("nor_conv_1x1", "nor_conv_3x3")
+
+
+class _SkipPoolMix(torch.autograd.Function):
+    """``w_skip * x + w_pool * avgpool3x3(x)`` (either weight None: that term left out), keeping only ``x``.
+
+    The pooling weight's gradient needs ``<g, pool(x)>``, which is ``<pool^T(g), x>``: the backward pass computes
+    ``pool^T(g)`` for ``x``'s gradient anyway, so neither the pooled tensor is kept nor the pooling run again.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, w_skip: torch.Tensor | None, w_pool: torch.Tensor | None) -> torch.Tensor:
+        ctx.save_for_backward(x, w_skip, w_pool)
+        total = None
+        if w_skip is not None:
+            total = w_skip * x
+        if w_pool is not None:
+            pooled = w_pool * _avg_pool(x)
+            total = pooled if total is None else total + pooled
+        return total
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        x, w_skip, w_pool = ctx.saved_tensors
+        grad_x = grad_skip = grad_pool = None
+        if w_skip is not None:
+            grad_x = w_skip * grad
+            if ctx.needs_input_grad[1]:
+                grad_skip = (grad * x).sum().reshape(w_skip.shape)
+        if w_pool is not None:
+            pooled_grad = torch.ops.aten.avg_pool2d_backward(grad, x, [3, 3], [1, 1], [1, 1], False, False, None)
+            grad_x = w_pool * pooled_grad if grad_x is None else grad_x + w_pool * pooled_grad
+            if ctx.needs_input_grad[2]:
+                grad_pool = (pooled_grad * x).sum().reshape(w_pool.shape)
+        return grad_x, grad_skip, grad_pool
+
+
+def _avg_pool(x: torch.Tensor) -> torch.Tensor:
+    return F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
 
 
 class EntangledEdge(nn.Module):
@@ -56,16 +95,17 @@ class EntangledEdge(nn.Module):
     def forward_relaxed(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """``sum`` of the weighted parameter-free ops plus one convolution with the superposed kernel.
 
-        Memory: the skip and pooling terms keep only ``x`` (they are recomputed in the backward pass), and the
-        convolutions' total weight ``w_1x1 + w_3x3`` scales the BatchNorm's affine parameters instead of its
-        output, so the edge keeps what a single ``nor_conv_3x3`` keeps plus ``x``.
+        Memory: the skip and pooling terms keep only ``x`` (``_SkipPoolMix``), and the convolutions' total weight
+        ``w_1x1 + w_3x3`` scales the BatchNorm's affine parameters instead of its output, so the edge keeps what a
+        single ``nor_conv_3x3`` keeps plus ``x``.
         """
         w = dict(zip(OPS, weights))
         active = dict(zip(OPS, (weights != 0).tolist()))
         total = None
         if active["skip_connect"] or active["avg_pool_3x3"]:
-            total = recomputed(self._parameter_free(active["skip_connect"], active["avg_pool_3x3"]), x,
-                               w["skip_connect"], w["avg_pool_3x3"])
+            w_skip = w["skip_connect"] if active["skip_connect"] else None
+            w_pool = w["avg_pool_3x3"] if active["avg_pool_3x3"] else None
+            total = _SkipPoolMix.apply(x, w_skip, w_pool)
         if active["nor_conv_1x1"] or active["nor_conv_3x3"]:
             conv_weights = torch.stack([w["nor_conv_1x1"], w["nor_conv_3x3"]])
             kernel = superposed_kernel(self.kernel, self.conv[1].weight, conv_weights)
@@ -73,14 +113,6 @@ class EntangledEdge(nn.Module):
             out = scaled_batch_norm(bn, F.conv2d(relu(x), kernel, None, 1, 1), conv_weights.sum())
             total = out if total is None else total + out
         return total if total is not None else torch.zeros_like(x) * weights.sum()
-
-    def _parameter_free(self, skip: bool, pool: bool
-                        ) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
-        def mix(x: torch.Tensor, w_skip: torch.Tensor, w_pool: torch.Tensor) -> torch.Tensor:
-            if skip and pool:
-                return w_skip * x + w_pool * self.pool(x)
-            return w_skip * x if skip else w_pool * self.pool(x)
-        return mix
 
 
 class EntangledCell(nn.Module):

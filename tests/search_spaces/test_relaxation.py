@@ -131,3 +131,42 @@ def test_exported_child_equals_the_argmax_slices(name):
     exported = supernet.subnet(arch)
     assert not any(p is q for p in exported.parameters() for q in supernet.parameters())  # copies
     assert torch.allclose(exported(x), supernet.forward_relaxed(x, at_argmax), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("skip, pool", [(True, True), (True, False), (False, True)])
+def test_the_entangled_cells_skip_and_pool_mix_is_exact_and_keeps_only_its_input(skip, pool):
+    """NB201's parameter-free terms under superposition: the weighted skip and 3x3 average pooling (no padding
+    counted) by hand, gradients by gradcheck, and only ``x`` (and the two weights) kept for the backward pass."""
+    from search_spaces.nb201.entangled import _SkipPoolMix
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 5, 5, requires_grad=True)
+    w_skip = torch.tensor(0.3, requires_grad=True) if skip else None
+    w_pool = torch.tensor(0.6, requires_grad=True) if pool else None
+    out = _SkipPoolMix.apply(x, w_skip, w_pool)
+    by_hand = torch.zeros_like(x)
+    if skip:
+        by_hand = by_hand + 0.3 * x
+    if pool:
+        padded = F.pad(x, (1, 1, 1, 1))
+        ones = F.pad(torch.ones(1, 1, 5, 5), (1, 1, 1, 1))
+        window = sum(padded[..., i:i + 5, j:j + 5] for i in range(3) for j in range(3))
+        count = sum(ones[..., i:i + 5, j:j + 5] for i in range(3) for j in range(3))
+        by_hand = by_hand + 0.6 * window / count
+    torch.testing.assert_close(out, by_hand, rtol=0, atol=1e-12)
+    inputs = tuple(t for t in (x, w_skip, w_pool) if t is not None)
+
+    def mix(*t):
+        it = iter(t)
+        return _SkipPoolMix.apply(next(it), next(it) if skip else None, next(it) if pool else None)
+
+    assert torch.autograd.gradcheck(mix, inputs)
+    kept = {}
+
+    def pack(tensor):
+        kept[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        mix(*inputs)
+    assert sum(kept.values()) == sum(t.untyped_storage().nbytes() for t in inputs)
