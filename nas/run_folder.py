@@ -235,8 +235,11 @@ class FoundArchitecture:
     cell, when the table lacks ``arch`` itself; None when it has neither); ``supernet_accuracy`` the exported
     child's accuracy with the inherited weights on the evaluator's valid images, ``relaxed_accuracy`` the relaxed
     supernet's (every option, at its expected weight) on the same images: the gap between them is what
-    discretising costs the inherited weights. ``peak_memory_mib`` holds
-    ``cuda`` (peak allocated on the GPU) and ``rss`` (the process's peak resident memory, data included).
+    discretising costs the inherited weights. ``truth_source`` says where the truth came from: ``table`` (the
+    benchmark's table) or ``trained`` (`nas run found_truth.build=true`: trained stand-alone by the table's recipe
+    into ``truth_records``, a file of the run folder given relative to it, over ``truth_seeds``).
+    ``peak_memory_mib`` holds ``cuda`` (peak allocated on the GPU) and ``rss`` (the process's peak resident memory,
+    data included).
     ``architecture`` is the method's record: weight map, mean entropy, every decision's logits and weights.
     ``benchmark`` names the table the truth was looked up in (None: the run had no benchmark).
 
@@ -259,6 +262,9 @@ class FoundArchitecture:
     architecture: dict[str, Any] = field(default_factory=dict)
     benchmark: str | None = None  # the table the truth was looked up in (None: the run had no benchmark)
     relaxed_accuracy: float | None = None  # the relaxed supernet at the expected option weights (None: not scored)
+    truth_source: str | None = None  # table | trained (None: no truth)
+    truth_records: str | None = None  # a trained truth's records, relative to the run folder
+    truth_seeds: list[int] | None = None  # the seeds a trained truth averages
 
     def to_json(self) -> dict[str, Any]:
         return _record(self)
@@ -323,6 +329,12 @@ class RunFolder:
 
     def __repr__(self) -> str:
         return f"RunFolder({str(self.path)!r})"
+
+    @classmethod
+    def of_table(cls, table: str | Path) -> RunFolder:
+        """The folder where `nas bench build output=<table>` keeps its Hydra record (``hydra.run.dir`` of
+        conf/bench_build.yaml): its ``hydra_config`` names the command that built the table."""
+        return cls(f"{table}.hydra")
 
     # -- file names ----------------------------------------------------------------------------------------
     @property
@@ -540,6 +552,17 @@ class RunFolder:
 
         save_atomic({"arch": arch, "state_dict": state_dict}, self.found_model)
         return self.found_model
+
+    @property
+    def found_truth_records(self) -> Path:
+        """The found architecture's ground truth trained stand-alone by the table's recipe (`nas run
+        found_truth.build=true`): `nas bench build`'s records (its card, lock and Hydra record beside them)."""
+        return self.path / "found_truth" / "truth.jsonl"
+
+    @property
+    def found_truth_archs(self) -> Path:
+        """The architecture file that `nas bench build archs.file=...` trains into :attr:`found_truth_records`."""
+        return self.path / "found_truth" / "archs.txt"
 
     # -- anytime.json --------------------------------------------------------------------------------------
     def write_anytime(self, points: Sequence[AnytimePoint]) -> None:

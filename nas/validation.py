@@ -474,6 +474,11 @@ SCHEMA: dict[str, Rule] = {
     "board_file": Text(nullable=True),
     "findings": Text(nullable=True),
     "board_notes": ListOf(Text()),
+    # nas run found_truth.build=true: the found architecture's truth, trained by the table's recipe (nas.cli.truth)
+    "found_truth.build": Bool(),
+    "found_truth.seeds": ListOf(_SEED, min_len=1, nullable=True),
+    "found_truth.bench_overrides": ListOf(Text(), min_len=1, nullable=True),
+    "found_truth.workers": Int(low=1),
     # nas run's report: the free rankers beside the supernet
     "report.free_rankers": ListOf(Text()),
     "report.combined": ListOf(Text()),
@@ -590,10 +595,29 @@ def _mixture_needs_an_entangled_space(cfg: DictConfig) -> str | None:
     return None
 
 
+def _found_truth_needs_a_table_and_a_search(cfg: DictConfig) -> str | None:
+    found_truth = cfg.get("found_truth")
+    if not isinstance(found_truth, DictConfig) or found_truth.get("build") is not True:
+        return None
+    benchmark = cfg.get("benchmark")
+    if not isinstance(benchmark, DictConfig) or benchmark.get("oracle") is None:
+        return ("found_truth.build=true: the run has no ground-truth table (benchmark=none) whose recipe could train "
+                "the found architecture; use benchmark=fmnist201 (or another table of `nas bench build`), or drop "
+                "found_truth.build=true")
+    method = cfg.get("trainer", {}).get("method") if cfg.get("trainer") is not None else None
+    target = _locate(method.get("_target_")) if isinstance(method, DictConfig) and method.get("_target_") else None
+    if inspect.isclass(target) and not issubclass(target, ArchitectureSearch):
+        return (f"found_truth.build=true: trainer.method={method._target_} finds no architecture itself (its searcher "
+                "ranks the table's cells, which have their truth); it is for method=darts | gdas | drnas | rarts | "
+                "tanglenas: drop found_truth.build=true")
+    return None
+
+
 CROSS_CHECKS: list[Callable[[DictConfig], str | None]] = [_recalibration_needs_batches,
                                                           _untracked_batch_norm_needs_batch_stats,
                                                           _sqlite_serves_one_worker,
-                                                          _mixture_needs_an_entangled_space]
+                                                          _mixture_needs_an_entangled_space,
+                                                          _found_truth_needs_a_table_and_a_search]
 """Checks of values that are fine alone but not together (run once every value alone is fine)."""
 
 

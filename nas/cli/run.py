@@ -15,8 +15,9 @@ from omegaconf import DictConfig
 
 from nas.benchmarks.oracle import build_oracle
 from nas.cli.common import CONF_DIR, friendly_errors, output_dir
+from nas.cli.truth import build_found_truth, found_truth_table, plan_found_truth
 from nas.errors import ConfigError
-from nas.gradient_search import print_found, record_found_architecture
+from nas.gradient_search import add_trained_truth, print_found, record_found_architecture
 from nas.pipeline import RunResult, benchmark_stage, build_distributed, build_evaluator, search_stage, setup
 from nas.pipeline import check_searcher_policy, train_stage, training_fingerprint, write_run_report
 from nas.report import format_table, supernet_score_name
@@ -50,7 +51,9 @@ def main(cfg: DictConfig) -> RunResult:
     # rank 0 claims the folder (refused before anything is loaded or written); the others follow or fail with it
     with distributed.main_enters(lambda: folder.claim(cfg, "run", training_fingerprint)):
         data, space = setup(cfg)
-        build_oracle(cfg.benchmark, space)  # a table of another space fails now, not after training
+        oracle = build_oracle(cfg.benchmark, space)  # a table of another space fails now, not after training
+        # found_truth.build=true: the table's recipe is checked now too (refused before training, not after)
+        plan = plan_found_truth(cfg, oracle, data) if cfg.found_truth.build and distributed.is_main else None
         if distributed.is_main:
             print(data.summary())
             print(space.describe().splitlines()[0])
@@ -58,7 +61,15 @@ def main(cfg: DictConfig) -> RunResult:
         if not distributed.is_main:  # rank 0 searches, scores and reports alone
             return RunResult(out, train_seconds=trainer.state.seconds)
         if trainer.method.found_architecture() is not None:  # a gradient-based search found it: no searcher
-            found = record_found_architecture(cfg, folder, data, space, trainer)
+            found = record_found_architecture(cfg, folder, data, space, trainer,
+                                              found_truth_table(cfg, folder, oracle, space, plan))
+            if plan is not None and found.truth is None:  # train it stand-alone by the table's recipe (resumes)
+                build_found_truth(plan, folder, found.arch, bool(cfg.progress))
+                found = add_trained_truth(cfg, folder, space, oracle, found,
+                                          found_truth_table(cfg, folder, oracle, space, plan))
+                if found.truth is None:
+                    raise ConfigError(f"`nas bench build` left no record of {found.arch} with seeds "
+                                      f"{list(plan.seeds)} in {folder.found_truth_records}: rerun to resume it")
             print_found(found, folder)
             print(f"total time:  {time.perf_counter() - started:.0f} s")
             return RunResult(out, train_seconds=trainer.state.seconds)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import hydra
@@ -27,9 +26,10 @@ from omegaconf import DictConfig
 from nas.atomic import write_text_atomic
 from nas.benchmarks import TableOracle
 from nas.benchmarks.oracle import build_oracle
-from nas.benchmarks.records import load_records
 from nas.cli.common import CONF_DIR, check_board_command, friendly_errors
 from nas.cli.leaderboard import display_command, embed_section, run_command, saved_overrides
+from nas.cli.truth import check_recipe as check_recipe_hash
+from nas.cli.truth import group_overrides, table_recipe, train_missing, trained_truth
 from nas.errors import ConfigError
 from nas.searchboard import (
     GroundTruth,
@@ -159,41 +159,27 @@ def collect_runs(cfg: DictConfig, rows: list[tuple[str, list[str]]],
 
 def extra_truth(cfg: DictConfig, space) -> TableOracle | None:
     """The cells the board trained (``truth.output``) with every seed of ``truth.seeds``; None while there are none."""
-    path, seeds = Path(cfg.truth.output), len(cfg.truth.seeds)
-    by_arch: dict[str, set[int]] = {}
-    for record in load_records(path, allow_empty=True):
-        by_arch.setdefault(record["arch"], set()).add(int(record["seed"]))
-    if not any(len(s) >= seeds for s in by_arch.values()):
-        return None
-    return TableOracle(path, space, min_seeds=seeds)
+    return trained_truth(cfg.truth.output, space, len(cfg.truth.seeds))
 
 
 def bench_overrides(cfg: DictConfig, archs_file: Path) -> list[str]:
     """The `nas bench build` overrides that train ``archs_file``'s cells by the board's recipe into
     ``truth.output``: the board's dataset, search space and recipe (with this command's overrides of their keys)."""
     hydra_cfg = HydraConfig.get()
-    groups = ("dataset", "search_space", "recipe")
-    forwarded = [o for o in hydra_cfg.overrides.task
-                 if "." in (key := o.split("=", 1)[0].lstrip("+~")) and key.split(".")[0] in groups]
     seeds = ",".join(str(int(s)) for s in cfg.truth.seeds)
-    return [*(f"{g}={hydra_cfg.runtime.choices[g]}" for g in groups), *forwarded, f"archs.file={archs_file}",
+    return [*group_overrides(hydra_cfg.runtime.choices, hydra_cfg.overrides.task), f"archs.file={archs_file}",
             f"seeds=[{seeds}]", f"output={cfg.truth.output}", f"workers={cfg.truth.workers}"]
 
 
 def check_recipe(cfg: DictConfig, space, truth: GroundTruth) -> None:
     """The board's recipe must be the one that built its table: otherwise the cells trained for the board would
     not compare with the table's."""
-    table_recipe = getattr(truth.oracle, "recipe", None)
-    if table_recipe is None:
-        raise ConfigError(f"the board's table ({type(truth.oracle).__name__}) was not built by `nas bench build`, so "
-                          "the cells it lacks cannot be trained by its recipe: set truth.build=false to leave their "
-                          "truth pending")
+    table_recipe(truth.oracle, "the board's table", "set truth.build=false to leave their truth pending")
     data = instantiate(cfg.dataset)
     ours = instantiate(cfg.recipe).fingerprint(space, data.name)
-    if ours != table_recipe:
-        raise ConfigError(f"the board's recipe, dataset and search space hash to {ours}, the table "
-                          f"{getattr(truth.oracle, 'path', '')} was built with {table_recipe}: set the table's recipe "
-                          "(recipe=<its conf/recipe>, dataset=..., search_space=...), or truth.build=false")
+    check_recipe_hash(ours, truth.oracle, "the board's recipe, dataset and search space",
+                      "set the table's recipe (recipe=<its conf/recipe>, dataset=..., search_space=...), or "
+                      "truth.build=false")
 
 
 def build_truth(cfg: DictConfig, space, truth: GroundTruth, archs: list[str]) -> bool:
@@ -203,15 +189,7 @@ def build_truth(cfg: DictConfig, space, truth: GroundTruth, archs: list[str]) ->
         return False
     check_recipe(cfg, space, truth)
     archs_file = Path(cfg.truth.output).with_suffix(".archs.txt")
-    write_text_atomic(archs_file, "".join(f"{a}\n" for a in missing))
-    overrides = bench_overrides(cfg, archs_file)
-    print(f"[ground truth] {len(missing)} architecture(s) not in the table: nas bench build {shlex.join(overrides)}",
-          flush=True)
-    done = subprocess.run([sys.executable, "-m", "nas", "bench", "build", *overrides,
-                           f"progress={str(bool(cfg.progress)).lower()}"])
-    if done.returncode != 0:
-        raise ConfigError(f"training the missing ground truth failed (exit {done.returncode}): run `nas bench build "
-                          f"{shlex.join(overrides)}` to see why; it resumes")
+    train_missing(missing, archs_file, bench_overrides(cfg, archs_file), bool(cfg.progress))
     return True
 
 

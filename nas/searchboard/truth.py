@@ -5,7 +5,9 @@ builds by stand-alone training with the table's recipe (`nas bench build archs.f
 architecture itself or by a functionally equivalent cell (``space.canonical``: NAS-Bench-201's dead edges and
 isomorphic cells). ``missing`` says which classes neither holds, one representative each: what to train.
 ``build_order`` orders the any-time curves' architectures by how many curve points each one settles, so that
-``anytime.max_archs`` trains the most useful ones.
+``anytime.max_archs`` trains the most useful ones. `nas run` looks a gradient-based search's found architecture up
+the same way (nas.gradient_search), over the table and what ``found_truth.build=true`` trained into its run folder;
+both build with nas.cli.truth.
 """
 
 from __future__ import annotations
