@@ -19,6 +19,7 @@ import torch
 
 from nas.errors import ConfigError
 from nas.few_shot import inherit_optimizer
+from nas.run_folder import AssignedConfiguration, BalancedMixtureSummary, RunFolder
 from nas.search_space import SearchSpace
 from nas.training.feedback import StepFeedback
 from nas.training.loop import Trainer, TrainerCallback
@@ -42,8 +43,10 @@ class BalancedMixtureSchedule(TrainerCallback):
     loss minus the moving average of all losses, ``baseline_decay``, so that early and late losses compare). Scoring uses the
     hard balanced assignment: ``floor(N/K)`` or ``ceil(N/K)`` architectures per supernet. The assignment lives in
     the supernet's ``state_dict()`` (the checkpoint's ``supernet``), so resume is exact and ``nas search``
-    scores with it; on resume this callback rebuilds the structure before the weights load. ``supernets=1`` is
-    the single supernet, step for step (no random number is drawn).
+    scores with it; on resume this callback rebuilds the structure before the weights load. At the end of training
+    the run folder gets ``balanced_mixture.json`` (``nas.run_folder.BalancedMixtureSummary``: every configuration's
+    supernet, its estimated losses and soft assignment, the child steps per supernet), which `nas run`'s report
+    shows. ``supernets=1`` is the single supernet, step for step (no random number is drawn).
 
     Example:
         >>> from nas.training.budget import TrainingBudget
@@ -127,10 +130,36 @@ class BalancedMixtureSchedule(TrainerCallback):
         self.mixture.step = trainer.state.step  # the step the next forward passes belong to
 
     def on_train_end(self, trainer: Trainer) -> None:
-        if trainer.distributed.is_main and self.supernets > 1:
+        if not trainer.distributed.is_main:
+            return
+        self.write_summary(trainer)
+        if self.supernets > 1:
             summary = self.mixture.summary()
             print(f"balanced mixture: {summary['supernets']} supernets, architectures per supernet "
-                  f"{summary['counts']}, child steps per supernet {summary['trained']}", file=sys.stderr)
+                  f"{summary['counts']}, child steps per supernet {summary['trained']} "
+                  f"(assignment: {RunFolder(trainer.output_dir).balanced_mixture})", file=sys.stderr)
+
+    def assignment_summary(self, train_steps: int) -> BalancedMixtureSummary:
+        """The mixture's assignment as ``balanced_mixture.json`` holds it: every configuration's supernet in the
+        hard balanced assignment (what scoring uses), its estimated losses, soft assignment and child steps."""
+        assignment = self.mixture.assignment
+        hard, losses = assignment.assignment().tolist(), assignment.estimates().tolist()
+        probabilities, steps = assignment.probabilities().tolist(), assignment.count.cpu().tolist()
+        rows = [AssignedConfiguration(str(self.space.make(arch)), int(hard[i]), losses[i], probabilities[i], steps[i])
+                for i, arch in enumerate(self.mixture.architectures)]
+        settings = {"temperature": assignment.temperature, "decay": assignment.decay,
+                    "relative": assignment.relative, "baseline_decay": assignment.baseline_decay,
+                    "tolerance": assignment.tolerance, "init": self.init, "seed": self.mixture.seed}
+        return BalancedMixtureSummary(len(self.mixture.members), settings, int(train_steps),
+                                      float(assignment.baseline), assignment.counts(),
+                                      [int(t) for t in assignment.count.sum(0).tolist()], rows)
+
+    def write_summary(self, trainer: Trainer) -> None:
+        """Write ``balanced_mixture.json`` into the trainer's run folder (rank 0; the same file for a resumed run
+        as for an uninterrupted one: it holds no time). ``nas.pipeline.train_stage`` calls it after ``fit()`` as
+        well, so a folder whose training had finished gets the file from its checkpoint."""
+        if trainer.distributed.is_main and self.mixture is not None:
+            RunFolder(trainer.output_dir).write_balanced_mixture(self.assignment_summary(trainer.state.step))
 
     def state_dict(self) -> dict[str, Any]:
         return {}  # the assignment is the supernet's (its buffers and extra state)

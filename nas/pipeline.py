@@ -19,6 +19,7 @@ import torch
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from nas.balanced_mixture import BalancedMixtureSchedule
 from nas.benchmarks.oracle import Oracle, build_oracle
 from nas.checkpoint import load_checkpoint
 from nas.data.splits import ImageDataset
@@ -137,6 +138,9 @@ def train_stage(cfg: DictConfig, out: Path, data: ImageDataset, space: SearchSpa
         **({"distributed": distributed} if distributed is not None else {}),
     )
     trainer.fit()
+    for callback in callbacks:  # a finished folder resumed by fit() trains nothing: its assignment file anyway
+        if isinstance(callback, BalancedMixtureSchedule):
+            callback.write_summary(trainer)
     return trainer
 
 
@@ -337,6 +341,47 @@ def few_shot_lines(out: Path) -> list[str]:
             f"{summary.sub_supernets} sub-supernets [{parts}]; {cost}"]
 
 
+BALANCED_MIXTURE_ROWS = 100
+"""The most configurations the report's assignment table lists (the file holds them all)."""
+
+
+def balanced_mixture_lines(out: Path, report_dir: Path | None = None) -> tuple[list[str], list[str]]:
+    """The report's line on a Balanced Mixture of SuperNets run (``few_shot=bmos``) and its section: the table of
+    configuration -> supernet with the estimated losses, from the training folder ``out``'s
+    ``balanced_mixture.json``; nothing for other runs. ``report_dir``: the report's folder when it is not ``out``
+    (`nas search train_dir=...`): the file is named by its path."""
+    folder = RunFolder(out)
+    summary = folder.read_balanced_mixture()
+    if summary is None:
+        return [], []
+    same = report_dir is None or Path(report_dir).resolve() == folder.path.resolve()
+    name = folder.balanced_mixture.name if same else str(folder.balanced_mixture)
+    k, settings = summary.supernets, summary.settings
+    relative = bool(settings.get("relative", True))
+    line = (f"- balanced mixture (few_shot=bmos): {k} supernets, configurations per supernet {summary.counts}, "
+            f"child steps per supernet {summary.trained} (`{name}`)")
+    losses = ("the moving average of its training loss on that supernet minus the moving average of all training "
+              "losses (relative)" if relative else "the moving average of its training loss on that supernet")
+    head = (["configuration", "supernet", *(f"loss on {m}" for m in range(k)), "child steps"])
+    rows = sorted(enumerate(summary.configurations), key=lambda item: (item[1].supernet, item[0]))
+    section = [
+        "", "## Balanced mixture: configuration → supernet", "",
+        f"{len(rows)} configurations on {k} supernets (temperature {float(settings.get('temperature', 0)):g}); "
+        f"each is scored on its supernet of the hard balanced assignment, the one of least total estimated loss with "
+        f"⌊N/K⌋ or ⌈N/K⌉ configurations per supernet: {summary.counts}. A loss is {losses}, lower is better; the "
+        "assigned supernet's is in bold, and an entry with no child steps is the configuration's mean over the "
+        f"supernets it trained on. Child steps per supernet: {summary.trained} of {summary.train_steps} steps.", "",
+        "| " + " | ".join(head) + " |", "|" + " --- |" * len(head),
+    ]
+    for _, row in rows[:BALANCED_MIXTURE_ROWS]:
+        cells = [f"**{v:+.4f}**" if m == row.supernet else f"{v:+.4f}" for m, v in enumerate(row.loss)]
+        section.append(f"| `{row.arch}` | {row.supernet} | " + " | ".join(cells) + " | "
+                       + " / ".join(map(str, row.steps)) + " |")
+    if len(rows) > BALANCED_MIXTURE_ROWS:
+        section += ["", f"… and {len(rows) - BALANCED_MIXTURE_ROWS:,} more in `{name}`."]
+    return [line], section
+
+
 def policy_lines(out: Path) -> list[str]:
     """The report's line on a search that drew from the trained controller (searcher=controller): how many of its
     children the controller proposed, and how many were uniform fallbacks (it proposed nothing new)."""
@@ -363,7 +408,9 @@ def write_run_report(cfg: DictConfig, result: RunResult, space: SearchSpace) -> 
         f"- search: `{cfg.searcher._target_}`, {len(result.trials)} children scored on {cfg.evaluator.valid_size} "
         f"valid images, BN policy `{cfg.evaluator.bn_policy}`, {result.search_seconds:.0f} s",
     ]
-    lines += few_shot_lines(out) + policy_lines(out)
+    trained = Path(cfg.get("train_dir") or out)  # `nas search train_dir=...`: the training run's folder
+    mixture_line, mixture_section = balanced_mixture_lines(trained, out)
+    lines += few_shot_lines(trained) + mixture_line + policy_lines(out)
     if result.combined:
         lines += ["", f"## Top {cfg.search.top_k} children by {result.combined_name}", "",
                   f"The mean rank, among the {len(result.trials)} searched children, of the {supernet_score_name(cfg)} "
@@ -387,4 +434,6 @@ def write_run_report(cfg: DictConfig, result: RunResult, space: SearchSpace) -> 
         ]
         lines += ["", *([result.verdict, ""] if result.verdict else []),
                   f"![supernet vs ground truth]({folder.supernet_vs_truth_png.name})", ""]
+    if mixture_section:
+        lines += [*mixture_section[1:], ""]
     return folder.write_report("\n".join(lines))

@@ -195,6 +195,93 @@ class FewShotSummary:
         return cls(**_known(cls, record))
 
 
+@dataclass
+class AssignedConfiguration:
+    """One configuration's row of ``balanced_mixture.json``: the supernet that scores it and what decided that.
+
+    ``supernet`` is its supernet in the hard balanced assignment (the one the evaluator, BN recalibration and
+    ``subnet`` use); per supernet, in supernet order: ``loss`` its estimated loss (the moving average of its
+    training loss there, minus the moving average of all losses when the mixture is ``relative``; an entry never
+    measured holds the configuration's mean over the measured ones), ``probabilities`` its balanced soft assignment
+    (what training drew from) and ``steps`` the child steps it trained there.
+
+    Example:
+        >>> row = AssignedConfiguration("w=1", 1, [0.25, -0.5], [0.1, 0.9], [2, 3])
+        >>> AssignedConfiguration.from_json(row.to_json()) == row
+        True
+    """
+
+    arch: str
+    supernet: int
+    loss: list[float]
+    probabilities: list[float]
+    steps: list[int]
+
+    def to_json(self) -> dict[str, Any]:
+        return _record(self)
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> AssignedConfiguration:
+        return cls(str(record["arch"]), int(record["supernet"]), [float(v) for v in record["loss"]],
+                   [float(v) for v in record["probabilities"]], [int(v) for v in record["steps"]])
+
+
+@dataclass
+class BalancedMixtureSummary:
+    """``balanced_mixture.json``: how a Balanced Mixture of SuperNets run (``few_shot=bmos``) assigned every
+    configuration of its space to one of its ``supernets`` supernets, as it stood at the end of training.
+
+    ``settings`` are the mixture's (temperature, decay, relative, baseline_decay, tolerance, init, seed);
+    ``train_steps`` the trainer's steps; ``baseline`` the moving average of every training loss that relative
+    losses are measured against; ``counts`` the configurations per supernet of the hard assignment (⌊N/K⌋ or
+    ⌈N/K⌉ each); ``trained`` the child steps each supernet trained; ``configurations`` one
+    ``AssignedConfiguration`` per configuration, in the space's enumeration order. The reader checks that these
+    agree (lengths, supernet indices, counts, steps).
+
+    Example:
+        >>> summary = BalancedMixtureSummary(2, {"temperature": 0.05}, 5, 0.0, [1, 1], [3, 2], [
+        ...     AssignedConfiguration("w=0", 0, [-0.1, 0.2], [0.8, 0.2], [2, 0]),
+        ...     AssignedConfiguration("w=1", 1, [0.3, -0.2], [0.2, 0.8], [1, 2])])
+        >>> BalancedMixtureSummary.from_json(summary.to_json()) == summary, summary.assignment()
+        (True, {'w=0': 0, 'w=1': 1})
+    """
+
+    supernets: int
+    settings: dict[str, Any]
+    train_steps: int
+    baseline: float
+    counts: list[int]
+    trained: list[int]
+    configurations: list[AssignedConfiguration]
+
+    def assignment(self) -> dict[str, int]:
+        """configuration -> its supernet (the hard assignment that scoring uses)."""
+        return {row.arch: row.supernet for row in self.configurations}
+
+    def to_json(self) -> dict[str, Any]:
+        return {**_record(self), "configurations": [row.to_json() for row in self.configurations]}
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> BalancedMixtureSummary:
+        """The summary ``record`` holds; a ValueError naming the first disagreement (a damaged file)."""
+        summary = cls(int(record["supernets"]), dict(record["settings"]), int(record["train_steps"]),
+                      float(record["baseline"]), [int(c) for c in record["counts"]],
+                      [int(t) for t in record["trained"]],
+                      [AssignedConfiguration.from_json(row) for row in record["configurations"]])
+        k, rows = summary.supernets, summary.configurations
+        if k < 1 or not rows or len(summary.counts) != k or len(summary.trained) != k:
+            raise ValueError(f"{k} supernets with counts {summary.counts}, trained {summary.trained} and "
+                             f"{len(rows)} configurations")
+        for row in rows:
+            if not 0 <= row.supernet < k or not len(row.loss) == len(row.probabilities) == len(row.steps) == k:
+                raise ValueError(f"configuration {row.arch!r} does not fit {k} supernets")
+        if [sum(row.supernet == m for row in rows) for m in range(k)] != summary.counts:
+            raise ValueError(f"counts {summary.counts} are not those of the configurations' supernets")
+        if [sum(row.steps[m] for row in rows) for m in range(k)] != summary.trained:
+            raise ValueError(f"trained {summary.trained} is not the sum of the configurations' steps")
+        return summary
+
+
 @dataclass(frozen=True)
 class ParetoPoint:
     """One row of ``pareto_front.json`` / ``.csv``: ``{"arch", <score_name>: score, <costs>..., "trial"}``.
@@ -373,6 +460,11 @@ class RunFolder:
     @property
     def few_shot(self) -> Path:
         return self.path / "few_shot.json"
+
+    @property
+    def balanced_mixture(self) -> Path:
+        """The assignment of a Balanced Mixture of SuperNets run (``few_shot=bmos``): ``BalancedMixtureSummary``."""
+        return self.path / "balanced_mixture.json"
 
     @property
     def anytime(self) -> Path:
@@ -584,6 +676,22 @@ class RunFolder:
         if not self.few_shot.is_file():
             return None
         return FewShotSummary.from_json(self._read_json(self.few_shot))
+
+    # -- balanced_mixture.json -----------------------------------------------------------------------------
+    def write_balanced_mixture(self, summary: BalancedMixtureSummary) -> None:
+        self._write_json(self.balanced_mixture, summary.to_json())
+
+    def read_balanced_mixture(self) -> BalancedMixtureSummary | None:
+        """The learned assignment of a Balanced Mixture of SuperNets run; None for other runs (no file)."""
+        if not self.balanced_mixture.is_file():
+            return None
+        record = self._read_json(self.balanced_mixture)
+        try:
+            return BalancedMixtureSummary.from_json(record)
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise RunFolderError(f"{self.balanced_mixture} is unreadable ({type(exc).__name__}: {exc}): delete it "
+                                 "and rerun the `nas train` / `nas run` that trained the folder (a finished run "
+                                 "rewrites it from its checkpoint)") from None
 
     # -- pareto_front.json / .csv / .png -------------------------------------------------------------------
     def write_pareto_front(self, trials: Sequence[Trial], cost: str = "params",

@@ -111,6 +111,8 @@ def main(cfg: DictConfig) -> RunResult:
     else:
         print(f"ranking:     {folder.ranked_children_csv}")
     print(f"checkpoint:  {trainer.checkpoint_path}")
+    if folder.balanced_mixture.is_file():  # few_shot=bmos: the learned configuration -> supernet assignment
+        print(f"assignment:  {folder.balanced_mixture}")
     print(f"tensorboard: tensorboard --logdir {folder.tensorboard}")
     print(f"total time:  {time.perf_counter() - started:.0f} s")
     return result

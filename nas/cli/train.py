@@ -49,5 +49,7 @@ def main(cfg: DictConfig) -> None:
         return
     print(f"trained {trainer.state.step} steps in {trainer.state.seconds:.0f} s")
     print(f"checkpoint:  {trainer.checkpoint_path}")
+    if folder.balanced_mixture.is_file():  # few_shot=bmos: the learned configuration -> supernet assignment
+        print(f"assignment:  {folder.balanced_mixture}")
     print(f"tensorboard: tensorboard --logdir {folder.tensorboard}")
     print(f"next:        {shlex.join(['nas', 'search', f'train_dir={out}', *task_overrides()])}")

@@ -41,6 +41,11 @@ def test_one_supernet_trains_exactly_the_plain_supernet(tmp_path):
     assert isinstance(single.supernet, BalancedMixtureSupernet) and len(single.supernet.members) == 1
     a, b = plain.supernet.state_dict(), single.supernet.state_dict()
     assert all(torch.equal(value, b[f"members.0.{key}"]) for key, value in a.items())
+    summary = RunFolder(tmp_path / "single").read_balanced_mixture()             # a trivial assignment file
+    assert summary.supernets == 1 and summary.counts == [SPACE.size] and summary.trained == [12]
+    assert set(summary.assignment().values()) == {0} and len(summary.configurations) == SPACE.size
+    assert all(row.probabilities == [1.0] for row in summary.configurations)
+    assert RunFolder(tmp_path / "plain").read_balanced_mixture() is None
 
 
 def test_k_supernets_share_the_steps_and_keep_the_balance(tmp_path):
@@ -71,6 +76,58 @@ def test_members_start_independent_or_as_copies():
     assert all(torch.equal(p, q) for p, q in zip(copies.members[0].parameters(), copies.members[1].parameters()))
 
 
+def test_the_run_folder_gets_the_assignment_that_scoring_uses(tmp_path):
+    from nas.pipeline import load_trained_supernet
+
+    trainer = make(tmp_path, 3, max_steps=12)
+    trainer.fit()
+    mixture, summary = trainer.supernet, RunFolder(tmp_path).read_balanced_mixture()
+    assert summary.supernets == 3 and summary.train_steps == 12
+    assert summary.settings == {"temperature": 0.05, "decay": 0.9, "relative": True, "baseline_decay": 0.98,
+                                "tolerance": 0.01, "init": "independent", "seed": 0}
+    archs = [SPACE.make(arch) for arch in mixture.architectures]
+    assert [row.arch for row in summary.configurations] == [str(arch) for arch in archs]
+    assert [row.supernet for row in summary.configurations] == mixture.assignment.assignment().tolist()
+    loaded = load_trained_supernet(tmp_path, SPACE).eval()                     # what the evaluator scores with
+    assert summary.assignment() == {str(arch): loaded.route(arch) for arch in archs}
+    assert sorted(summary.counts) == [2, 3, 3] and sum(summary.counts) == SPACE.size   # floor / ceil of 8 / 3
+    assert summary.counts == mixture.assignment.counts()
+    assert summary.trained == mixture.assignment.count.sum(0).tolist() and sum(summary.trained) == 12
+    assert [row.loss for row in summary.configurations] == mixture.assignment.estimates().tolist()
+    assert [row.steps for row in summary.configurations] == mixture.assignment.count.tolist()
+    assert all(abs(sum(row.probabilities) - 1) < 1e-9 for row in summary.configurations)
+    assert summary.baseline == float(mixture.assignment.baseline) != 0.0
+
+
+def test_the_report_shows_the_assignment(tmp_path):
+    from hydra import compose, initialize_config_dir
+
+    from nas.cli.common import CONF_DIR
+    from nas.pipeline import RunResult, balanced_mixture_lines, write_run_report
+    from nas.searchers.base import Trial
+
+    make(tmp_path, 2, max_steps=6).fit()
+    summary = RunFolder(tmp_path).read_balanced_mixture()
+    [line], section = balanced_mixture_lines(tmp_path)
+    assert line.startswith(f"- balanced mixture (few_shot=bmos): 2 supernets, configurations per supernet "
+                           f"{summary.counts}, child steps per supernet {summary.trained}")
+    table = [row for row in section if row.startswith("| `")]
+    assert len(table) == SPACE.size
+    for row in summary.configurations:                            # configuration -> supernet, every loss, bold: its own
+        [cells] = [t.split(" | ") for t in table if t.startswith(f"| `{row.arch}` |")]
+        assert int(cells[1]) == row.supernet and cells[2 + row.supernet] == f"**{row.loss[row.supernet]:+.4f}**"
+        assert cells[3 - row.supernet] == f"{row.loss[1 - row.supernet]:+.4f}"
+    assert [int(t.split(" | ")[1]) for t in table] == sorted(s.supernet for s in summary.configurations)
+    assert balanced_mixture_lines(tmp_path / "nothing") == ([], [])
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3", job_name="t"):
+        cfg = compose("run", overrides=["preset=smoke", "few_shot=bmos"])
+    trials = [Trial(i, SPACE.make(arch), 50.0 + i, SPACE.cost(SPACE.make(arch)))
+              for i, arch in enumerate(SPACE.enumerate())]
+    report = write_run_report(cfg, RunResult(tmp_path, trials), SPACE).read_text()
+    assert line in report and "## Balanced mixture: configuration → supernet" in report
+    assert all(row in report for row in table)
+
+
 @pytest.mark.parametrize("stop_at", [3, 8])
 def test_resume_from_a_checkpoint_equals_the_uninterrupted_run(tmp_path, stop_at):
     straight = make(tmp_path / "a", 2, checkpoint_every=1)
@@ -92,6 +149,21 @@ def test_resume_from_a_checkpoint_equals_the_uninterrupted_run(tmp_path, stop_at
     assert all(torch.equal(a[k], b[k]) for k in a if k != "_extra_state")
     assert a["_extra_state"] == b["_extra_state"]
     assert torch.equal(straight.supernet.assignment.loss, resumed.supernet.assignment.loss)
+    first, second = (RunFolder(tmp_path / name).balanced_mixture.read_bytes() for name in "ab")
+    assert first == second                                           # the same assignment file, byte for byte
+
+
+def test_a_finished_folder_gets_its_assignment_file_from_the_checkpoint(tmp_path):
+    make(tmp_path, 2).fit()
+    folder = RunFolder(tmp_path)
+    written = folder.balanced_mixture.read_bytes()
+    folder.balanced_mixture.unlink()
+    again = make(tmp_path, 2)
+    [schedule] = again.callbacks
+    again.fit()                                                      # finished: nothing trained, no on_train_end
+    assert not folder.balanced_mixture.exists()
+    schedule.write_summary(again)                                    # what nas.pipeline.train_stage does after fit()
+    assert folder.balanced_mixture.read_bytes() == written
 
 
 def test_config_errors():

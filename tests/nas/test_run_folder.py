@@ -30,6 +30,8 @@ from nas.errors import LockedError, NASError, RunFolderError
 from nas.file_lock import FileLock
 from nas.pipeline import search_fingerprint, training_fingerprint
 from nas.run_folder import (
+    AssignedConfiguration,
+    BalancedMixtureSummary,
     BenchmarkScore,
     FewShotSummary,
     ParetoPoint,
@@ -155,6 +157,46 @@ def test_few_shot_summary_round_trips_and_a_one_shot_run_has_none(tmp_path):
     odd = FewShotSummary("exhaustive", [1], True, 2, [{"w": [Path("x")]}], 0.0, 0.0, 1.0, 0.0, 1)
     folder.write_few_shot(odd)  # values JSON cannot hold are written as text, as before
     assert folder.read_few_shot().partition == [{"w": ["x"]}]
+
+
+def mixture_summary() -> BalancedMixtureSummary:
+    rows = [AssignedConfiguration("w=0", 1, [0.125, -0.25], [0.25, 0.75], [1, 2]),
+            AssignedConfiguration("w=1", 0, [-0.5, 0.0625], [0.875, 0.125], [3, 0]),
+            AssignedConfiguration("w=2", 0, [0.0, 0.0], [0.5, 0.5], [0, 0])]
+    settings = {"temperature": 0.05, "decay": 0.9, "relative": True, "baseline_decay": 0.98, "tolerance": 0.01,
+                "init": "independent", "seed": 0}
+    return BalancedMixtureSummary(2, settings, 6, 1.375, [2, 1], [4, 2], rows)
+
+
+def test_balanced_mixture_summary_round_trips_and_other_runs_have_none(tmp_path):
+    folder = RunFolder(tmp_path)
+    assert folder.read_balanced_mixture() is None
+    summary = mixture_summary()
+    folder.write_balanced_mixture(summary)
+    assert folder.balanced_mixture.name == "balanced_mixture.json"
+    record = json.loads(folder.balanced_mixture.read_text())
+    assert list(record) == ["supernets", "settings", "train_steps", "baseline", "counts", "trained", "configurations"]
+    assert record["configurations"][0] == {"arch": "w=0", "supernet": 1, "loss": [0.125, -0.25],
+                                           "probabilities": [0.25, 0.75], "steps": [1, 2]}
+    assert folder.read_balanced_mixture() == summary
+    assert summary.assignment() == {"w=0": 1, "w=1": 0, "w=2": 0}
+    assert [p.name for p in tmp_path.iterdir()] == ["balanced_mixture.json"]   # atomic: no temporary file left
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda text: text[: len(text) // 2], "balanced_mixture.json is unreadable"),            # cut short
+    (lambda text: "[]", r"balanced_mixture.json is unreadable \(TypeError"),                  # not an object
+    (lambda text: text.replace('"counts"', '"count"'), r"unreadable \(KeyError: 'counts'"),   # a key missing
+    (lambda text: text.replace('"supernet": 1', '"supernet": 2'), "does not fit 2 supernets"),
+    (lambda text: text.replace('"supernet": 1', '"supernet": 0'), r"counts \[2, 1\] are not those"),
+    (lambda text: text.replace('"train_steps": 6', '"train_steps": "six"'), "ValueError"),
+])
+def test_a_damaged_balanced_mixture_file_is_one_clear_error(tmp_path, damage, message):
+    folder = RunFolder(tmp_path)
+    folder.write_balanced_mixture(mixture_summary())
+    folder.balanced_mixture.write_text(damage(json.dumps(mixture_summary().to_json())))
+    with pytest.raises(RunFolderError, match=message):
+        folder.read_balanced_mixture()
 
 
 def test_pareto_front_is_written_as_json_csv_and_png_and_read_back(tmp_path):
@@ -339,8 +381,8 @@ def test_a_damaged_saved_config_is_one_clear_error(tmp_path):
 
 # -- ownership -------------------------------------------------------------------------------------------
 RUN_FOLDER_NAMES = ("summary.json", "ranked_children", "benchmark_scores.json", "ranking_metrics.json",
-                    "few_shot.json", "pareto_front.", "report.md", "accuracy_vs_params.png", "supernet_vs_truth.png",
-                    "last.pt", "searcher_state", ".hydra", "config.yaml", "overrides.yaml")
+                    "few_shot.json", "balanced_mixture.json", "pareto_front.", "report.md", "accuracy_vs_params.png",
+                    "supernet_vs_truth.png", "last.pt", "searcher_state", ".hydra", "config.yaml", "overrides.yaml")
 
 
 def string_literals(path: Path) -> list[tuple[int, str]]:

@@ -43,10 +43,15 @@ def test_each_board_row_runs_and_scores_every_configuration(tmp_path, ground_tru
         assert {key.split(".")[1] for key in weights if key.startswith("members.")} == {str(i) for i in range(k)}
         assert weights["assignment.count"].sum() == 16                        # every step's child observed
         assert f"balanced mixture: {k} supernets, architectures per supernet {[20 // k] * k}" in done.stderr
+        summary = run.read_balanced_mixture()                                 # the assignment the scores used
+        assert summary.counts == [20 // k] * k and sum(summary.trained) == 16
+        assert "## Balanced mixture: configuration → supernet" in run.report.read_text()
     elif row == "fewshot":
         assert "sub-supernet 0 on 'down1' into [[0], [1], [2], [3]]" in done.stderr
     else:
         assert not any(key.startswith(("members.", "leaves.")) for key in weights)
+    if not row.startswith("bmos"):
+        assert run.read_balanced_mixture() is None and "Balanced mixture" not in run.report.read_text()
 
 
 def test_the_board_composes_its_own_rows():
