@@ -7,7 +7,9 @@ One step = forward, cross-entropy, backward, on random 1x16x16 images. The same 
 
 - FMNIST-201 cell: the DARTS mixed op (``NB201Supernet.forward_relaxed``, softmax weights over the five ops of
   every edge), TangleNAS' superposition (``NB201EntangledSupernet.forward_relaxed``: 1x1 and 3x3 convolutions in
-  one 3x3 weight), and the single path of the largest child (every edge ``nor_conv_3x3``);
+  one 3x3 weight), and the single path of the largest child (every edge ``nor_conv_3x3``), on the shared supernet
+  (ReLU, convolution, BatchNorm as PyTorch modules: the reference, 1.00) and on the entangled one, whose
+  convolutions keep a cell node once for all the edges leaving it instead of one ReLU output per edge;
 - elastic conv and elastic ViT (entangled spaces): the superposition of every decision's options against the
   single path of the largest child (a DARTS-style mixed op over whole children does not exist there: every
   option would be a separate forward).
@@ -80,6 +82,8 @@ def measure(batch_size: int, device: torch.device) -> list[tuple[str, str, int, 
     rows.append(("fmnist201", "single path (largest child)", single, single))
     rows.append(("fmnist201", "DARTS mixed op (5 ops per edge)", step_memory(shared, relaxed(shared), y, device),
                  single))
+    entangled_single = step_memory(entangled, lambda: entangled(x, space.largest()), y, device)
+    rows.append(("fmnist201", "single path, entangled supernet", entangled_single, single))
     rows.append(("fmnist201", "TangleNAS superposition", step_memory(entangled, relaxed(entangled), y, device),
                  single))
     for name, space in (("elastic_conv", ElasticConvSearchSpace(in_channels=1, input_size=16, stem_channels=8,

@@ -62,6 +62,28 @@ class _SkipPoolMix(torch.autograd.Function):
         return grad_x, grad_skip, grad_pool
 
 
+class _ReLUConv3x3(torch.autograd.Function):
+    """``conv2d(relu(x), weight, padding=1)`` that keeps ``x`` instead of ``relu(x)`` for the backward pass, where
+    ``relu(x)`` is computed again (an elementwise clamp). The node ``x`` feeds every edge leaving it, so its edges
+    keep one tensor between them instead of one ReLU output each; the same kernels run, so values and gradients are
+    those of ReLU then ``conv2d``."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x, weight)
+        return F.conv2d(torch.relu(x), weight, None, 1, 1)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        x, weight = ctx.saved_tensors
+        grad_input, grad_weight, _ = torch.ops.aten.convolution_backward(
+            grad, torch.relu(x), weight, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1,
+            [ctx.needs_input_grad[0], ctx.needs_input_grad[1], False])
+        if grad_input is not None:
+            grad_input = torch.ops.aten.threshold_backward(grad_input, x, 0)  # ReLU's own backward kernel
+        return grad_input, grad_weight
+
+
 def _avg_pool(x: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
 
@@ -77,13 +99,12 @@ class EntangledEdge(nn.Module):
         self.kernel = ElasticKernel((1, 3))
 
     def _conv(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        relu, conv, bn = self.conv
-        return bn(F.conv2d(relu(x), weight, None, 1, 1))
+        return self.conv[2](_ReLUConv3x3.apply(x, weight))
 
     def forward(self, x: torch.Tensor, op: str) -> torch.Tensor | None:
         """The output of ``op`` (None for ``none``)."""
         if op == "nor_conv_3x3":
-            return self.conv(x)
+            return self._conv(x, self.conv[1].weight)
         if op == "nor_conv_1x1":
             return self._conv(x, F.pad(self.kernel(self.conv[1].weight, 1), [1] * 4))
         if op == "skip_connect":
@@ -95,9 +116,10 @@ class EntangledEdge(nn.Module):
     def forward_relaxed(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """``sum`` of the weighted parameter-free ops plus one convolution with the superposed kernel.
 
-        Memory: the skip and pooling terms keep only ``x`` (``_SkipPoolMix``), and the convolutions' total weight
-        ``w_1x1 + w_3x3`` scales the BatchNorm's affine parameters instead of its output, so the edge keeps what a
-        single ``nor_conv_3x3`` keeps plus ``x``.
+        Memory: the skip and pooling terms keep only ``x`` (``_SkipPoolMix``), the convolution keeps ``x`` instead
+        of its ReLU output (``_ReLUConv3x3``, as in a single path of this supernet), and the convolutions' total
+        weight ``w_1x1 + w_3x3`` scales the BatchNorm's affine parameters instead of its output, so the edge keeps
+        what a single ``nor_conv_3x3`` of this supernet keeps.
         """
         w = dict(zip(OPS, weights))
         active = dict(zip(OPS, (weights != 0).tolist()))
@@ -109,8 +131,7 @@ class EntangledEdge(nn.Module):
         if active["nor_conv_1x1"] or active["nor_conv_3x3"]:
             conv_weights = torch.stack([w["nor_conv_1x1"], w["nor_conv_3x3"]])
             kernel = superposed_kernel(self.kernel, self.conv[1].weight, conv_weights)
-            relu, _, bn = self.conv
-            out = scaled_batch_norm(bn, F.conv2d(relu(x), kernel, None, 1, 1), conv_weights.sum())
+            out = scaled_batch_norm(self.conv[2], _ReLUConv3x3.apply(x, kernel), conv_weights.sum())
             total = out if total is None else total + out
         return total if total is not None else torch.zeros_like(x) * weights.sum()
 

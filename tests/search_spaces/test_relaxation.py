@@ -170,3 +170,33 @@ def test_the_entangled_cells_skip_and_pool_mix_is_exact_and_keeps_only_its_input
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         mix(*inputs)
     assert sum(kept.values()) == sum(t.untyped_storage().nbytes() for t in inputs)
+
+
+def test_the_entangled_cells_lean_relu_conv_has_the_plain_layers_gradients():
+    """``_ReLUConv3x3`` keeps the node instead of each edge's ReLU output: the child's gradients (input, every
+    weight) are those of the standalone network's ReLU, Conv2d and BatchNorm modules, in training mode."""
+    torch.manual_seed(0)
+    space = SPACES["nb201_entangled"]()
+    supernet = perturb(space.build_supernet()).train()
+    rng = np.random.default_rng(3)
+    for arch in [space.largest(), *(space.sample(rng) for _ in range(3))]:
+        child = supernet.subnet(arch).train()
+        x = torch.randn(4, 1, 8, 8)
+        x_super, x_child = x.clone().requires_grad_(), x.clone().requires_grad_()
+        supernet.zero_grad()
+        F.cross_entropy(supernet(x_super, arch), torch.arange(4) % 4).backward()
+        F.cross_entropy(child(x_child), torch.arange(4) % 4).backward()
+        torch.testing.assert_close(x_super.grad, x_child.grad, rtol=0, atol=1e-12)
+        child_grads = dict(child.named_parameters())
+        for name, p in supernet.named_parameters():
+            parts = name.split(".")
+            if len(parts) > 5 and parts[2] == "edges" and parts[4] == "conv":
+                op = arch[parts[3]]
+                if op not in ("nor_conv_1x1", "nor_conv_3x3"):
+                    assert p.grad is None or not p.grad.any(), name  # an unused edge's weights get no gradient
+                    continue
+                theirs = child_grads[".".join(parts[:4] + parts[5:])].grad
+                ours = p.grad[:, :, 1:2, 1:2] if op == "nor_conv_1x1" and parts[5] == "1" else p.grad
+            else:
+                theirs, ours = child_grads[name].grad, p.grad
+            torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-12, msg=name)
