@@ -59,9 +59,9 @@ for r in enas enas_buffer; do
 done
 nas searchboard "only=[spos_re,rs_ws,tpe,epnas,enas,enas_buffer,enas_controller,enas_buffer_controller]" \
   launcher=joblib jobs=3 threads=1 truth.workers=2 progress=false > long_jobs.searchboard_searchers.log 2>&1
-# DεpS (issue "Learned samplers and progressive search") and Mixture-of-Supernets (issue "Less sharing by design")
-# on the elastic-conv board
-for r in elastic:deps elastic:mos; do
+# ShiftNAS and DεpS (issue "Learned samplers and progressive search") and Mixture-of-Supernets (issue "Less sharing
+# by design") on the elastic-conv board
+for r in elastic:shiftnas elastic:deps elastic:mos; do
   row "$r"
 done
 # issue "Less sharing by design": the downsampling and elastic-ViT tables are noise at two seeds (seed-to-seed tau
@@ -72,9 +72,8 @@ nas bench build search_space=downsample archs.sample=20 "seeds=[0,1,2,3,4,5]" wo
 nas bench build search_space=elastic_vit archs.sample=64 "seeds=[0,1,2,3,4,5]" workers="$WORKERS" \
   output=nas/benchmarks/data/elastic_vit_fmnist.jsonl progress=false > long_jobs.elastic_vit_gt.log 2>&1
 # the rows of issue "Less sharing by design": single supernet vs balanced mixtures (K = 2, 4) vs few-shot on the
-# downsampling board, plain vs Mixture-of-Supernets on the elastic-ViT board (and ShiftNAS on the elastic-conv board,
-# whose generator's constrained decoding came after the rows above)
-for r in elastic:shiftnas downsample:single downsample:bmos2 downsample:bmos4 downsample:fewshot \
+# downsampling board, plain vs Mixture-of-Supernets on the elastic-ViT board
+for r in downsample:single downsample:bmos2 downsample:bmos4 downsample:fewshot \
   elastic_vit:uniform elastic_vit:sandwich_kl elastic_vit:mos; do
   row "$r"
 done
