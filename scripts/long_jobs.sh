@@ -83,7 +83,7 @@ nas searchboard launcher=joblib jobs=2 threads=1 truth.workers=2 anytime.max_arc
   > long_jobs.searchboard.log 2>&1
 # the rest of the heuristics study (issue "Rankings that beat the free baselines", resolved): few-shot + distinct
 # training, its next lead, then the remaining single-change rows
-for r in fewshot_distinct spos_bn_no_affine spos_score_loss spos_valid10k spos_120ep cost_bucket rs_ws; do
+for r in fewshot_distinct spos_bn_no_affine spos_score_loss spos_valid10k spos_120ep cost_bucket; do
   row "$r"
 done
 nas leaderboard board=elastic_conv mode=collect progress=false

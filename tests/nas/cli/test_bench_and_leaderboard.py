@@ -189,7 +189,7 @@ def test_elastic_leaderboard_reports_best_child_under_flops_limit(tmp_path):
                    "spos_score_loss",
                    "spos_label_smoothing", "spos_drop_path", "spos_bn_no_track", "spos_bn_no_affine", "spos_max_none2",
                    "spos_valid10k", "spos_snapshots", "spos_60ep", "spos_120ep", "spos_lr0.1", "spos_lr0.025",
-                   "spos_wd1e-4", "spos_wd2e-3", "spos_distinct_wd2e-3", "enas", "enas_buffer", "rs_ws"], "nb201"),
+                   "spos_wd1e-4", "spos_wd2e-3", "spos_distinct_wd2e-3", "enas", "enas_buffer"], "nb201"),
     ("elastic_conv", ["uniform", "uniform_score_loss", "sandwich_kl", "sandwich_alpha", "shiftnas", "deps", "mos"], "elastic_conv"),
     ("elastic_vit", ["uniform", "sandwich_kl", "mos"], "elastic_vit"),
 ])
