@@ -78,7 +78,7 @@ for r in downsample:single downsample:bmos2 downsample:bmos4 downsample:fewshot 
   row "$r"
 done
 # the search-results board (issue "Gradient-based search"): gradient methods vs SPOS + RE vs RS-WS, 3 seeds, about
-# 28 core-hours
+# 13-14 core-hours (README, "Cost on this machine")
 nas searchboard launcher=joblib jobs=2 threads=1 truth.workers=2 anytime.max_archs=60 progress=false \
   > long_jobs.searchboard.log 2>&1
 # the rest of the heuristics study (issue "Rankings that beat the free baselines", resolved): few-shot + distinct
