@@ -150,19 +150,8 @@ class Evaluator:
     def score_relaxed(self, weights: Mapping[str, torch.Tensor]) -> float:
         """The score of the relaxed supernet, every option of every decision weighted by ``weights``
         (``Relaxable.forward_relaxed``): what a gradient-based search trains before it discretises. The same
-        images, BatchNorm policy and metric as ``score``; not cached, final weights only.
-
-        Example:
-            >>> from nas.data import synthetic
-            >>> from search_spaces.nb201 import NB201SearchSpace
-            >>> data = synthetic()
-            >>> space = NB201SearchSpace(C=4, N=1, in_channels=1, num_classes=4, input_size=8, reduction="light")
-            >>> evaluator = Evaluator(space.build_supernet(), data.valid, data.train, recalibration_batch_size=64,
-            ...                       progress=False)
-            >>> uniform = {d: torch.full((len(o),), 1 / len(o)) for d, o in evaluator.supernet.relaxed_decisions().items()}
-            >>> 0.0 <= evaluator.score_relaxed(uniform) <= 100.0
-            True
-        """
+        images, BatchNorm policy and metric as ``score``; not cached, final weights only. One-hot weights score
+        exactly as ``score`` scores that child (tests/nas/test_evaluator.py)."""
         with self._preserved_norm_state():
             return self._score_on(_RelaxedForward(self.supernet, weights), self._norms, None)
 

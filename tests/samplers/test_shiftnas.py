@@ -29,7 +29,20 @@ ELASTIC = ElasticConvSearchSpace(  # conf/search_space/elastic_conv.yaml on FMNI
     width_multipliers=(0.75, 1.0), channel_divisor=2)
 
 
-class Saddle(SearchSpace):
+class _Toy(SearchSpace):
+    """A space whose cost is a formula of its decisions (``flops``; params the same): no networks."""
+
+    def build_supernet(self):
+        raise NotImplementedError
+
+    def build_model(self, arch):
+        return nn.Identity()
+
+    def params(self, arch):
+        return self.flops(arch)
+
+
+class Saddle(_Toy):
     """Two decisions whose FLOPs ``a * (b - 1)`` fall with ``a`` when ``b == 0`` and rise when ``b == 2``: no
     ranking of ``a``'s options is monotone."""
 
@@ -39,20 +52,11 @@ class Saddle(SearchSpace):
     def decisions(self):
         return {"a": (0, 1, 2), "b": (0, 1, 2)}
 
-    def build_supernet(self):
-        raise NotImplementedError
-
-    def build_model(self, arch):
-        return nn.Identity()
-
-    def params(self, arch):
-        return self.flops(arch)
-
     def flops(self, arch):
         return 10 + arch["a"] * (arch["b"] - 1)
 
 
-class Steps(SearchSpace):
+class Steps(_Toy):
     """FLOPs ``100 a + b``: monotone, with gaps of 98 between a's levels that a bin can be put into."""
 
     name = "steps"
@@ -60,15 +64,6 @@ class Steps(SearchSpace):
     @property
     def decisions(self):
         return {"a": (0, 1, 2), "b": (0, 1)}
-
-    def build_supernet(self):
-        raise NotImplementedError
-
-    def build_model(self, arch):
-        return nn.Identity()
-
-    def params(self, arch):
-        return self.flops(arch)
 
     def flops(self, arch):
         return 100 * arch["a"] + arch["b"]
