@@ -55,3 +55,25 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
         if "cuda_current" in state:  # rank 0 saved its device's state: every rank continues it on its own device
             torch.cuda.set_rng_state(state["cuda_current"])
+
+
+def tensor_bytes(state: Any) -> int:
+    """Bytes of the distinct tensor storages in ``state`` (nested dicts, lists and tuples): for a training
+    checkpoint, what a run keeps between steps (weights, optimizer state, samplers).
+
+    >>> w = torch.zeros(4)
+    >>> tensor_bytes({"a": w, "b": [w, torch.zeros(2, dtype=torch.float64)], "c": 3})
+    32
+    """
+    seen: dict[tuple[str, int], int] = {}
+    stack = [state]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, torch.Tensor):
+            storage = item.untyped_storage()
+            seen[(str(item.device), storage.data_ptr())] = storage.nbytes()
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return sum(seen.values())

@@ -74,6 +74,8 @@ class Summary:
     ranking: dict[str, Any] | None = None          # the supernet's ranking metrics against ground truth
     baselines: dict[str, dict[str, Any]] = field(default_factory=dict)  # params / flops as rankers
     top: list[dict[str, Any]] = field(default_factory=list)  # the best children: arch, score, costs
+    peak_memory_mib: dict[str, float] = field(default_factory=dict)  # at the end of training: ``rss`` (the
+    # process's peak resident memory, data included), ``cuda`` (peak allocated on the GPU); empty: not recorded
 
     @staticmethod
     def top_of(trials: Sequence[Trial], k: int = 10) -> list[dict[str, Any]]:

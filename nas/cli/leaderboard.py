@@ -10,6 +10,7 @@ no-training baselines and the ceiling.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shlex
@@ -39,6 +40,7 @@ from nas.leaderboard import (
     baseline_rows,
     best_free,
     calibrated_rows,
+    checkpoint_mib,
     flops_of,
     free_rows,
     mean_rank_row,
@@ -254,6 +256,8 @@ def collect_row(cfg: DictConfig, name: str, seeds: list[int], truth: dict[str, f
             weights = Path(cfg.runs_dir) / weights_row / f"seed{seed}" if weights_row else None
             ensure_scored(folder, cfg.benchmark, list(truth), bool(cfg.progress), weights)
             run, overrides = read_run(folder, seed), saved_overrides(folder)
+            if weights is not None and math.isnan(run.state_mib):  # a scoring-only row keeps its base's weights
+                run.state_mib = checkpoint_mib(RunFolder(weights).checkpoint)
             epochs = float(RunFolder(folder).trained_config().trainer.epochs)
         elif archived.is_file():
             run, overrides, epochs = read_archived_run(archived)
@@ -454,6 +458,10 @@ def write_leaderboard(cfg: DictConfig, rows: list[Row], oracle, truth: dict[str,
         "(it runs what is missing, then collects); the command in each row trains "
         f"that row's supernets. Runs live in `{cfg.runs_dir}/<row>/seed<k>/`; each collected run's cell scores and "
         f"costs are archived in `{assets.as_posix()}/runs/`, so the board can be collected again without them.", "",
+        "*state (MiB)*: what training keeps between steps, the tensors of the run's final checkpoint (weights, "
+        "optimizer state, samplers; every sub-supernet of a split or mixture). *peak memory (MiB)*: the training "
+        "process's peak (resident memory on CPU, data and PyTorch included; allocated memory on a GPU). Both are "
+        "blank for runs collected before they were recorded.", "",
     ]
     if limit is not None:
         lines += [f"*truth of predicted best ≤ {limit / 1e6:g} MFLOPs*: the ground-truth accuracy of the cell that the "

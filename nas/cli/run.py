@@ -23,15 +23,18 @@ from nas.pipeline import check_searcher_policy, train_stage, training_fingerprin
 from nas.report import format_table, supernet_score_name
 from nas.report_rankers import ReportRankers, leaderboard_tau, ranking_lines, top_table, verdict
 from nas.run_folder import RunFolder, Summary
+from nas.training.anytime import peak_memory_mib
 from nas.validation import validate
 
 
-def write_summary(folder: RunFolder, result: RunResult, trainer, evaluator) -> None:
-    """summary.json: what `nas leaderboard` collects from a finished run."""
+def write_summary(folder: RunFolder, result: RunResult, trainer, evaluator,
+                  trainer_peak: dict[str, float] | None = None) -> None:
+    """summary.json: what `nas leaderboard` collects from a finished run. ``trainer_peak``: the peak memory at the
+    end of training (:func:`peak_memory_mib`), None: not recorded."""
     folder.write_summary(Summary(
         train_seconds=trainer.state.seconds, train_steps=trainer.state.step, search_seconds=result.search_seconds,
         benchmark_seconds=result.benchmark_seconds, child_evaluations=len(evaluator.cache), ranking=result.ranking,
-        baselines=result.baselines, top=Summary.top_of(result.trials),
+        baselines=result.baselines, top=Summary.top_of(result.trials), peak_memory_mib=dict(trainer_peak or {}),
     ))
 
 
@@ -58,6 +61,7 @@ def main(cfg: DictConfig) -> RunResult:
             print(data.summary())
             print(space.describe().splitlines()[0])
         trainer = train_stage(cfg, out, data, space, distributed)
+        trainer_peak = peak_memory_mib(trainer.device)  # before scoring adds to it
         if not distributed.is_main:  # rank 0 searches, scores and reports alone
             return RunResult(out, train_seconds=trainer.state.seconds)
         if trainer.method.found_architecture() is not None:  # a gradient-based search found it: no searcher
@@ -87,7 +91,7 @@ def main(cfg: DictConfig) -> RunResult:
             result.verdict = verdict(result.ranking, result.baselines, leaderboard_tau(board.csv, board.row),
                                      board.row)
         report = write_run_report(cfg, result, space)
-        write_summary(folder, result, trainer, evaluator)
+        write_summary(folder, result, trainer, evaluator, trainer_peak)
 
     if result.combined:
         print(f"\nTop {cfg.search.top_k} of {len(trials)} children by {result.combined_name} (no ground truth; "

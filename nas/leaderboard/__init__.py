@@ -23,12 +23,15 @@ Modules, one concept each:
 from nas.leaderboard.compare import add_p_values, best_free
 from nas.leaderboard.derived import CHOSEN_ON_TRUTH, FOOTNOTE_MARKS, calibrated_rows, mean_rank_row, seed_ensemble_row
 from nas.leaderboard.free import BASELINES, add_baseline_costs, free_label, free_rows, read_free, scores_path
-from nas.leaderboard.runs import ARCHIVE_KEYS, Row, RunScores, archive_run, read_archived_run, read_run
+from nas.leaderboard.runs import (ARCHIVE_KEYS, Row, RunScores, archive_run, checkpoint_mib, read_archived_run,
+                                  read_run)
 from nas.leaderboard.scoring import (
+    COST_KEYS,
     HEADERS,
     LIMITED,
     METRICS,
     aggregate,
+    costs,
     baseline_rows,
     best_under_limit,
     flops_of,
@@ -48,10 +51,13 @@ __all__ = [
     "METRICS",
     "Row",
     "RunScores",
+    "COST_KEYS",
     "add_baseline_costs",
     "add_p_values",
     "aggregate",
     "archive_run",
+    "checkpoint_mib",
+    "costs",
     "baseline_rows",
     "best_free",
     "best_under_limit",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from nas.architecture import Architecture
 from nas.confidence import Bootstrap
 from nas.errors import ConfigError
 from nas.leaderboard.runs import Row, RunScores
-from nas.leaderboard.scoring import LIMITED, METRICS, aggregate, best_under_limit, mean_std, run_report
+from nas.leaderboard.scoring import LIMITED, METRICS, aggregate, best_under_limit, costs, mean_std, run_report
 from nas.rankers import CalibratedRanker, RankAggregation, RecordedRanker, Ranker, evaluate_held_out
 
 CHOSEN_ON_TRUTH = "†"
@@ -31,6 +32,11 @@ def _mean(values: Sequence[float]) -> float:
     """The mean of the finite values; nan when there is none."""
     finite = [v for v in values if math.isfinite(v)]
     return statistics.fmean(finite) if finite else math.nan
+
+
+def _max_or_nan(values: Sequence[float]) -> float:
+    """The largest of ``values``; NaN unless every one is finite (a peak some seed did not record is unknown)."""
+    return max(values) if values and all(math.isfinite(v) for v in values) else math.nan
 
 
 def _member_cost(members: Sequence[Ranker]) -> tuple[float, float]:
@@ -50,7 +56,9 @@ def seed_ensemble_row(row: Row, truth: dict[str, float], flops: dict[str, float]
                          scores={a: statistics.fmean(run.scores[a] for run in row.runs) for a in truth},
                          train_seconds=sum(r.train_seconds for r in row.runs),
                          scoring_seconds=sum(r.scoring_seconds for r in row.runs),
-                         child_evaluations=sum(r.child_evaluations for r in row.runs))
+                         child_evaluations=sum(r.child_evaluations for r in row.runs),
+                         state_mib=sum(r.state_mib for r in row.runs),  # every seed's supernet is kept
+                         peak_memory_mib=_max_or_nan([r.peak_memory_mib for r in row.runs]))
     result = aggregate(Row(f"{row.name}, mean score of {n} seeds", row.command, [ensemble], epochs=row.epochs),
                        truth, flops, flops_limit, bootstrap)
     result["seeds"] = n
@@ -73,8 +81,7 @@ def mean_rank_row(row: Row, members: Sequence[RecordedRanker], archs: Sequence[A
     for run in row.runs:
         supernet = RecordedRanker.from_scores(run.scores, name=f"{row.name} seed {run.seed}")
         scores = RankAggregation([supernet, *members]).score(archs)
-        runs.append(RunScores(run.seed, run.folder, dict(zip(cells, scores)), run.train_seconds,
-                              run.scoring_seconds, run.child_evaluations))
+        runs.append(replace(run, scores=dict(zip(cells, scores))))
     names = [m.name for m in members]
     combined = Row(f"{row.name} + {' + '.join(names)} (mean rank)", row.command, runs, kind="combined",
                    epochs=row.epochs, overrides=row.overrides)
@@ -126,9 +133,7 @@ def calibrated_rows(row: Row, members: Sequence[RecordedRanker], archs: Sequence
                         "epochs": row.epochs, "k": int(k), "splits": int(splits)}
         for metric in metrics:
             result[metric] = mean_std([rep[metric] for reports in per_run for rep in reports])
-        result["train_minutes"] = mean_std([r.train_seconds / 60 for r in row.runs])
-        result["scoring_seconds"] = mean_std([r.scoring_seconds for r in row.runs])
-        result["child_evaluations"] = mean_std([float(r.child_evaluations) for r in row.runs])
+        result.update(costs(row.runs))
         result["per_seed"] = [{"seed": run.seed, "splits": int(splits),
                                **{m: _mean([rep[m] for rep in reports]) for m in metrics}}
                               for run, reports in zip(row.runs, per_run)]

@@ -15,7 +15,7 @@ from pathlib import Path
 from nas.confidence import Bootstrap
 from nas.errors import ConfigError
 from nas.leaderboard.runs import Row, RunScores
-from nas.leaderboard.scoring import NAN_PAIR, aggregate
+from nas.leaderboard.scoring import COST_KEYS, NAN_PAIR, aggregate
 from nas.rankers import RecordedRanker, average_ranks
 from nas.rankers.aggregate import AGGREGATION_USES
 
@@ -71,7 +71,7 @@ def free_rows(rankers: dict[str, RecordedRanker], truth: dict[str, float], flops
                         scores=dict(zip(cells, average_ranks([ranker.scores[a] for a in cells]).tolist())))
         kind = FREE_COMBINED if ranker.uses.startswith(AGGREGATION_USES) else "free"
         result = aggregate(Row(free_label(name), "-", [run], kind=kind), truth, flops, flops_limit, bootstrap)
-        for key in ("train_minutes", "scoring_seconds", "child_evaluations"):
+        for key in COST_KEYS:
             result[key] = NAN_PAIR
         result["seconds_per_child"] = (ranker.seconds_per_child, 0.0)
         result["uses"] = ranker.uses

@@ -127,6 +127,6 @@ def rescore_run(name: str, rescore: Rescore, runs_dir: Path, seed: int, benchmar
             train_seconds=summary.train_seconds, train_steps=summary.train_steps, benchmark_seconds=seconds,
             child_evaluations=len(rows),
             ranking=rank_report([r.supernet_accuracy for r in rows], [r.truth for r in rows]) if len(rows) > 1
-            else None,
+            else None, peak_memory_mib=dict(summary.peak_memory_mib),  # the base's training
         ))
     return folder.path

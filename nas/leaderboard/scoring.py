@@ -17,6 +17,9 @@ METRICS = ("kendall_tau", "spearman_rho", "precision_at_top10", "kendall_tau_top
 HEADERS = ("Kendall tau", "Spearman rho", "P@top-10%", "tau in true top-10%", "truth of predicted best")
 LIMITED = "best_under_flops_truth"  # with a FLOPs limit: truth of the best-scored cell within the limit
 NAN_PAIR = (float("nan"), 0.0)
+COST_KEYS = ("train_minutes", "scoring_seconds", "child_evaluations", "state_mib", "peak_memory_mib")
+"""A row's costs (mean, std over its seeds): training minutes, scoring seconds, child evaluations, the MiB training
+keeps between steps (its checkpoint's tensors) and the training process's peak memory (MiB)."""
 
 
 def metrics_of(results: list[dict]) -> tuple[str, ...]:
@@ -63,6 +66,19 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
+def costs(runs: list[RunScores]) -> dict[str, tuple[float, float]]:
+    """Mean and standard deviation over ``runs`` of every cost of :data:`COST_KEYS` (NaN where none recorded it).
+
+    >>> costs([RunScores(0, Path("."), {}, 120.0, 4.0, 10, 2.0), RunScores(1, Path("."), {}, 240.0, 6.0, 10, 2.0)])
+    {'train_minutes': (3.0, 1.4142135623730951), 'scoring_seconds': (5.0, 1.4142135623730951), 'child_evaluations': (10.0, 0.0), 'state_mib': (2.0, 0.0), 'peak_memory_mib': (nan, nan)}
+    """
+    return {"train_minutes": mean_std([r.train_seconds / 60 for r in runs]),
+            "scoring_seconds": mean_std([r.scoring_seconds for r in runs]),
+            "child_evaluations": mean_std([float(r.child_evaluations) for r in runs]),
+            "state_mib": mean_std([r.state_mib for r in runs]),
+            "peak_memory_mib": mean_std([r.peak_memory_mib for r in runs])}
+
+
 def aggregate(row: Row, truth: dict[str, float], flops: dict[str, float] | None = None,
               flops_limit: float | None = None, bootstrap: Bootstrap = Bootstrap()) -> dict:
     """Mean and standard deviation over the row's seeds of every metric and cost, and ``kendall_ci``: the bootstrap
@@ -72,9 +88,7 @@ def aggregate(row: Row, truth: dict[str, float], flops: dict[str, float] | None 
                     "epochs": row.epochs}
     for metric in METRICS if flops_limit is None else (*METRICS, LIMITED):
         result[metric] = mean_std([r[metric] for r in reports])
-    result["train_minutes"] = mean_std([r.train_seconds / 60 for r in row.runs])
-    result["scoring_seconds"] = mean_std([r.scoring_seconds for r in row.runs])
-    result["child_evaluations"] = mean_std([float(r.child_evaluations) for r in row.runs])
+    result.update(costs(row.runs))
     result["per_seed"] = [{"seed": run.seed, **rep} for run, rep in zip(row.runs, reports)]
     cells = list(truth)
     result["kendall_ci"] = tau_interval([[run.scores[a] for a in cells] for run in row.runs],
@@ -96,7 +110,7 @@ def baseline_rows(oracle: Oracle, truth: dict[str, float], flops_limit: float | 
         run = RunScores(seed=-1, folder=Path("."), scores=scores)
         result = aggregate(Row(f"{cost} (no training)", "-", [run], kind="baseline"), truth, flops, flops_limit,
                            bootstrap)
-        for key in ("train_minutes", "scoring_seconds", "child_evaluations"):
+        for key in COST_KEYS:
             result[key] = NAN_PAIR
         rows.append(result)
     seed_keys = sorted({k for a in truth for k in oracle.query(a) if k.startswith("accuracy_seed")})
@@ -108,8 +122,7 @@ def baseline_rows(oracle: Oracle, truth: dict[str, float], flops_limit: float | 
         if flops_limit is not None:
             rep[LIMITED] = best_under_limit(truth, truth, flops, flops_limit)
         row = {"name": f"ground truth {a[-5:]} vs {b[-5:]} (ceiling)", "kind": "ceiling", "command": "-", "seeds": 1,
-               "epochs": None, "train_minutes": NAN_PAIR, "scoring_seconds": NAN_PAIR,
-               "child_evaluations": NAN_PAIR, "per_seed": [rep],
+               "epochs": None, **dict.fromkeys(COST_KEYS, NAN_PAIR), "per_seed": [rep],
                "kendall_ci": tau_interval([[first[x] for x in truth]], [second[x] for x in truth], bootstrap)}
         row.update({m: (rep[m], 0.0) for m in METRICS if m in rep})
         if flops_limit is not None:

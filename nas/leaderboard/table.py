@@ -9,7 +9,7 @@ from pathlib import Path
 from nas import plots
 from nas.csv_file import write_csv as write_csv_file
 from nas.leaderboard.runs import Row
-from nas.leaderboard.scoring import HEADERS, LIMITED, METRICS, NAN_PAIR, metrics_of
+from nas.leaderboard.scoring import COST_KEYS, HEADERS, LIMITED, METRICS, NAN_PAIR, metrics_of
 
 KIND_COLORS = {"supernet": "C0", "baseline": "C7", "free": "C7", "free combined": "C5", "combined": "C1",
                "uses ground truth": "C3", "ceiling": "C2"}
@@ -62,7 +62,8 @@ def render_table(results: list[dict], flops_limit: float | None = None, referenc
     metrics = metrics_of(results)
     head = ["method", "seeds", "kind", _header(metrics[0], flops_limit), f"tau {100 * confidence:g}% CI",
             f"p vs {reference or 'reference'}", "p > best free",
-            *(_header(m, flops_limit) for m in metrics[1:]), "train (min)", "scoring (s)", "child evals",
+            *(_header(m, flops_limit) for m in metrics[1:]), "train (min)", "state (MiB)", "peak memory (MiB)",
+            "scoring (s)", "child evals",
             "free s / child", "reproduce"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
@@ -70,7 +71,9 @@ def render_table(results: list[dict], flops_limit: float | None = None, referenc
         values = [_fmt(r[m], 2 if m in ("best_predicted_truth", LIMITED) else 3) for m in metrics]
         cells = [name, str(r["seeds"]), r["kind"], values[0], _interval(r.get("kendall_ci")),
                  _p(r.get("p_vs_reference")), _p(r.get("p_above_best_free")), *values[1:],
-                 _fmt(r["train_minutes"], 1), _fmt(r["scoring_seconds"], 0), _fmt(r["child_evaluations"], 0),
+                 _fmt(r["train_minutes"], 1), _fmt(r.get("state_mib", NAN_PAIR), 2),
+                 _fmt(r.get("peak_memory_mib", NAN_PAIR), 0), _fmt(r["scoring_seconds"], 0),
+                 _fmt(r["child_evaluations"], 0),
                  _seconds(r.get("seconds_per_child", NAN_PAIR)[0]),
                  f"`{r['command']}`" if r["command"] != "-" else "–"]
         lines.append("| " + " | ".join(cells) + " |")
@@ -91,9 +94,10 @@ def _extras(r: dict) -> dict[str, str]:
 
 def write_csv(results: list[dict], path: Path) -> None:
     columns = ["name", "kind", "seeds", "epochs"]
-    metrics = [*metrics_of(results), "train_minutes", "scoring_seconds", "child_evaluations"]
+    metrics = [*metrics_of(results), *COST_KEYS]
     stats = [f"{m}_{s}" for m in metrics for s in ("mean", "std")]
-    rows = [{**{c: r[c] for c in columns}, **dict(zip(stats, (f"{x:.6g}" for m in metrics for x in r[m]))),
+    rows = [{**{c: r[c] for c in columns},
+             **dict(zip(stats, (f"{x:.6g}" for m in metrics for x in r.get(m, NAN_PAIR)))),
              **_extras(r), "command": r["command"].replace('"', "'")} for r in results]
     write_csv_file(path, [*columns, *stats, *EXTRA_COLUMNS, "command"], rows, always_quote={"command"},
                    line_end="\n")

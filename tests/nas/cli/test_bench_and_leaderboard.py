@@ -8,6 +8,9 @@ import sys
 
 import pytest
 
+from nas.checkpoint import load_checkpoint, tensor_bytes
+from nas.run_folder import RunFolder
+
 
 def nas(*args, cwd):
     return subprocess.run([sys.executable, "-m", "nas", *args], cwd=cwd, capture_output=True, text=True, timeout=1200)
@@ -59,6 +62,13 @@ def test_leaderboard_short(tmp_path):
     assert "| spos + params + synflow + jacob_cov (mean rank) ‡ | 1 | combined |" in board
     assert "‡ These combinations' free rankers were fixed by a rule that reads no ground truth of this board" in board
     assert -1.0 <= float(rows[0]["kendall_tau_mean"]) <= 1.0
+    # memory: the checkpoint's tensors and the training process's peak, from the run's summary
+    spos_run = RunFolder(tmp_path / "runs" / "leaderboard" / "spos" / "seed0")
+    assert float(rows[0]["state_mib_mean"]) == pytest.approx(
+        tensor_bytes(load_checkpoint(spos_run.checkpoint)) / 2**20, rel=1e-5)
+    assert float(rows[0]["peak_memory_mib_mean"]) == pytest.approx(
+        spos_run.read_summary().peak_memory_mib["rss"], rel=1e-5)
+    assert 100 < float(rows[0]["peak_memory_mib_mean"]) < 20_000 and rows[-1]["state_mib_mean"] == "nan"
     assert float(rows[0]["kendall_tau_ci_low"]) <= float(rows[0]["kendall_tau_mean"]) <= \
         float(rows[0]["kendall_tau_ci_high"])
     assert all(float(r["free_seconds_per_child"]) > 0 for r in rows if r["kind"] in ("free", "combined"))
@@ -129,6 +139,7 @@ def test_scoring_only_rows_rescore_the_base_checkpoints_without_training(tmp_pat
     rescored = RunFolder(tmp_path / "runs" / "leaderboard" / "spos_bn" / "seed0")
     assert not rescored.checkpoint.exists() and rescored.trained_config().evaluator.bn_policy == "batch_stats"
     assert rescored.read_summary().train_seconds == base.read_summary().train_seconds
+    assert rescored.read_summary().peak_memory_mib == base.read_summary().peak_memory_mib != {}
     scores = {r.arch: r.supernet_accuracy for r in rescored.read_benchmark_scores()}
     same = {r.arch: r.supernet_accuracy for r in
             RunFolder(tmp_path / "runs" / "leaderboard" / "spos_same" / "seed0").read_benchmark_scores()}
@@ -141,6 +152,9 @@ def test_scoring_only_rows_rescore_the_base_checkpoints_without_training(tmp_pat
     board = (tmp_path / "LEADERBOARD.md").read_text()
     assert "| spos_bn | 1 | supernet |" in board and "`spos_bn` rescores the checkpoints of `spos`" in board
     assert (tmp_path / "leaderboard" / "runs" / "spos_bn" / "seed0.json").is_file()
+    costs = {r["name"]: (r["state_mib_mean"], r["peak_memory_mib_mean"])
+             for r in csv.DictReader((tmp_path / "leaderboard" / "leaderboard.csv").open())}
+    assert costs["spos_bn"] == costs["spos"] and "nan" not in costs["spos"]   # the base's weights and training
     # without the base row's checkpoint a scoring-only row cannot be made: one clear error
     base.checkpoint.unlink()
     refused = nas(*args, "++rescore={spos_bn2:{base:spos,overrides:['evaluator.valid_size=64']}}", "only=[spos_bn2]",

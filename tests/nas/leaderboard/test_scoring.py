@@ -1,7 +1,10 @@
 """A row's numbers: metrics over seeds, the no-training baselines, the FLOPs-limited pick, archived runs."""
 
+import json
 import math
 from pathlib import Path
+
+import torch
 
 import pytest
 from scipy.stats import kendalltau, spearmanr
@@ -14,10 +17,12 @@ from nas.leaderboard import (
     aggregate,
     archive_run,
     baseline_rows,
+    costs,
     read_archived_run,
     read_run,
     render_table,
     run_report,
+    seed_ensemble_row,
 )
 from tests.nas.leaderboard.helpers import CELLS, SPACE, TRUTH_SEEDS, fake_run
 
@@ -88,6 +93,12 @@ def test_archived_run_round_trips_and_bad_archives_are_clear_errors(tmp_path):
     assert (back.seed, back.scores, back.train_seconds, back.scoring_seconds, back.child_evaluations) == \
         (2, run.scores, 300.0, 40.0, 299)
     assert overrides == ["experiment=spos", "trainer.epochs=5"] and epochs == 5.0
+    assert math.isnan(back.state_mib) and math.isnan(back.peak_memory_mib)   # not recorded: not written, NaN back
+    assert "state_mib" not in json.loads((tmp_path / "a" / "seed2.json").read_text())
+    measured = RunScores(0, tmp_path, {CELLS[0]: 1.0}, 60.0, 2.0, 7, state_mib=1.25, peak_memory_mib=812.5)
+    archive_run(measured, "mos", [], 30.0, tmp_path / "m" / "seed0.json")
+    back, _, _ = read_archived_run(tmp_path / "m" / "seed0.json")
+    assert (back.state_mib, back.peak_memory_mib) == (1.25, 812.5)
     (tmp_path / "bad.json").write_text('{"row": "spos", "seed": 0}')
     with pytest.raises(ConfigError, match="bad.json is unreadable .*missing keys"):
         read_archived_run(tmp_path / "bad.json")
@@ -104,3 +115,33 @@ def test_doctests(name):
 
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0, name
+
+
+def test_memory_costs_come_from_the_checkpoint_and_the_summary(tmp_path, oracle):
+    """state: the MiB of the final checkpoint's distinct tensor storages; peak: the summary's training peak."""
+    truth = {str(a): oracle(a) for a in oracle.architectures()}
+    folders = []
+    for seed, (rss, width) in enumerate([(900.0, 1024), (700.0, 3072)]):
+        folder = fake_run(tmp_path / f"s{seed}", {c: truth[c] for c in CELLS}, 60.0)
+        summary = json.loads((folder / "summary.json").read_text())
+        (folder / "summary.json").write_text(json.dumps({**summary, "peak_memory_mib": {"rss": rss}}))
+        weight = torch.zeros(width, 256)                        # width MiB / 4 of float32 ...
+        (folder / "checkpoints").mkdir()
+        torch.save({"supernet": {"w": weight, "tied": weight}, "optimizer": {"m": torch.zeros(512, 256)},
+                    "step": 3}, folder / "checkpoints" / "last.pt")   # ... counted once though saved twice
+        folders.append(folder)
+    runs = [read_run(f, s) for s, f in enumerate(folders)]
+    assert [r.state_mib for r in runs] == [1.5, 3.5] and [r.peak_memory_mib for r in runs] == [900.0, 700.0]
+    result = aggregate(Row("m", "cmd", runs), truth)
+    assert result["state_mib"] == (2.5, pytest.approx(math.sqrt(2))) and result["peak_memory_mib"][0] == 800.0
+    assert costs(runs) == {k: result[k] for k in costs(runs)}
+    ensemble = seed_ensemble_row(Row("m", "cmd", runs), truth)
+    assert ensemble["state_mib"] == (5.0, 0.0) and ensemble["peak_memory_mib"] == (900.0, 0.0)
+    header, _, line = render_table([result]).splitlines()
+    assert "| train (min) | state (MiB) | peak memory (MiB) |" in header
+    assert "| 1.0 | 2.50 ± 1.41 | 800 ± 141 | 4 | 110 |" in line
+    assert all(math.isnan(baseline_rows(oracle, truth)[0][k][0]) for k in ("state_mib", "peak_memory_mib"))
+    runs[1].peak_memory_mib = math.nan                          # a seed without a record: the peak is unknown
+    assert math.isnan(seed_ensemble_row(Row("m", "cmd", runs), truth)["peak_memory_mib"][0])
+    (folders[0] / "checkpoints" / "last.pt").unlink()          # a scoring-only folder: no checkpoint, no state
+    assert math.isnan(read_run(folders[0], 0).state_mib)
