@@ -68,3 +68,20 @@ def test_every_method_runs_end_to_end(tmp_path, overrides):
     found = RunFolder(folder).read_found_architecture()
     assert found is not None and found.train_steps > 0 and f"found architecture: {found.arch}" in done.stdout
     assert torch.load(RunFolder(folder).found_model, weights_only=True)["arch"] == found.arch
+
+
+def test_the_quick_preset_gives_rarts_half_the_epochs_of_the_two_pass_methods():
+    """conf/preset_method/quick_rarts.yaml: RARTS' step is four forward-backward passes, DARTS' two, so the quick
+    preset's 12 epochs become 6 for it (the same compute); an explicit trainer.epochs and other presets win."""
+    from hydra import compose, initialize_config_dir
+
+    from nas.cli.common import CONF_DIR
+
+    def epochs(*overrides: str) -> int:
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+            return int(compose("run", overrides=list(overrides)).trainer.epochs)
+
+    assert epochs("method=rarts") == 6
+    assert [epochs(f"method={m}") for m in ("darts", "gdas", "drnas", "tanglenas", "one_shot")] == [12] * 5
+    assert epochs("method=rarts", "trainer.epochs=30") == 30
+    assert epochs("method=rarts", "preset=full") == epochs("method=darts", "preset=full") == 30
