@@ -20,6 +20,7 @@ from nas.architecture import Architecture, Option
 from search_spaces.nb201.architecture import EDGE_NAMES, NB201Architecture
 from search_spaces.nb201.network import NB201Config, NB201Network, _Skeleton, cell_dag
 from search_spaces.nb201.ops import OPS, ReLUConvBN
+from search_spaces.nb201.pooling import AvgPool3x3, avg_pool_3x3, avg_pool_3x3_transposed, pool_runs_natively
 from supernets.base import Supernet
 from supernets.elastic.kernel import ElasticKernel
 from supernets.relaxable import Relaxable
@@ -55,7 +56,7 @@ class _SkipPoolMix(torch.autograd.Function):
             if ctx.needs_input_grad[1]:
                 grad_skip = (grad * x).sum().reshape(w_skip.shape)
         if w_pool is not None:
-            pooled_grad = torch.ops.aten.avg_pool2d_backward(grad, x, [3, 3], [1, 1], [1, 1], False, False, None)
+            pooled_grad = _avg_pool_transposed(grad, x)
             grad_x = w_pool * pooled_grad if grad_x is None else grad_x + w_pool * pooled_grad
             if ctx.needs_input_grad[2]:
                 grad_pool = (pooled_grad * x).sum().reshape(w_pool.shape)
@@ -85,7 +86,14 @@ class _ReLUConv3x3(torch.autograd.Function):
 
 
 def _avg_pool(x: torch.Tensor) -> torch.Tensor:
-    return F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+    return avg_pool_3x3(x)
+
+
+def _avg_pool_transposed(grad: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """pool^T(grad): the fast CPU adjoint, or PyTorch's own kernel where :func:`avg_pool_3x3` runs that."""
+    if pool_runs_natively(x):
+        return torch.ops.aten.avg_pool2d_backward(grad, x, [3, 3], [1, 1], [1, 1], False, False, None)
+    return avg_pool_3x3_transposed(grad)
 
 
 class EntangledEdge(nn.Module):
@@ -95,7 +103,7 @@ class EntangledEdge(nn.Module):
         super().__init__()
         self.conv = ReLUConvBN(channels, channels, 3, padding=1, affine=bn_affine,
                                track_running_stats=bn_track_running_stats)
-        self.pool = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+        self.pool = AvgPool3x3()
         self.kernel = ElasticKernel((1, 3))
 
     def _conv(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from nas.errors import InvalidArchitectureError
+from search_spaces.nb201.pooling import AvgPool3x3
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 """Operation names in NAS-Bench-201's own order and spelling."""
@@ -37,7 +38,7 @@ def make_op(name: str, channels: int, affine: bool = True, track_running_stats: 
     if name == "nor_conv_3x3":
         return ReLUConvBN(channels, channels, 3, padding=1, affine=affine, track_running_stats=track_running_stats)
     if name == "avg_pool_3x3":
-        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+        return AvgPool3x3()
     if name == "none":
         raise ValueError("'none' has no module: cells leave its edge out (it contributes zeros)")
     raise InvalidArchitectureError(f"unknown NAS-Bench-201 op {name!r}; ops are {list(OPS)}")

@@ -8,7 +8,8 @@ import importlib
 import pytest
 
 MODULES = ["search_spaces.nb201.architecture", "search_spaces.nb201.canonical", "search_spaces.nb201.liveness",
-           "search_spaces.nb201.network", "search_spaces.nb201.ops", "search_spaces.nb201.space"]
+           "search_spaces.nb201.network", "search_spaces.nb201.ops", "search_spaces.nb201.pooling",
+           "search_spaces.nb201.space"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -51,7 +51,7 @@ def test_the_meter_times_what_it_runs_and_restores_the_thread_count():
 def test_a_nb201_child_is_made_of_its_edge_ops_and_the_skeleton():
     arch = NB201.parse("|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|")
     names = [layer.key.split("[")[0] for layer in decompose(NB201.build_model(arch), torch.zeros(1, 1, 8, 8))]
-    edge_ops = [n for n in names if n in ("ReLUConvBN", "Identity", "AvgPool2d")]
+    edge_ops = [n for n in names if n in ("ReLUConvBN", "Identity", "AvgPool3x3")]
     assert len(edge_ops) == 3 * 4  # three stages of one cell, four edges that are not `none`
     assert names[:2] == ["Conv2d", "BatchNorm2d"] and names[-2:] == ["BatchNorm2d", "Linear"]
     assert names.count("LightReduction") == 2
