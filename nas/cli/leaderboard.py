@@ -55,6 +55,7 @@ from nas.leaderboard import (
     write_csv,
 )
 from nas.leaderboard.rescore import Rescore, ensure_scored, rescore_run
+from nas.leaderboard.scoring import truth_seed_keys
 from nas.progress import progress_bar
 from nas.rankers import RecordedRanker
 from nas.run_folder import RunFolder
@@ -476,6 +477,13 @@ def write_leaderboard(cfg: DictConfig, rows: list[Row], oracle, truth: dict[str,
         lines += [f"The ceiling row ranks one ground-truth seed by the other: no supernet can be expected to agree "
                   f"with the table better than the table agrees with itself "
                   f"(Kendall tau {seed_ceiling['kendall_tau'][0]:.3f}).", ""]
+    half_ceiling = next((r for r in results if r["kind"] == "ceiling" and "mean of seeds" in r["name"]), None)
+    if half_ceiling is not None:
+        lines += [f"With {len(truth_seed_keys(oracle, truth))} seeds the table also ranks the mean of half its seeds "
+                  f"by the mean of the other half (`{half_ceiling['name']}`: Kendall tau "
+                  f"{half_ceiling['kendall_tau'][0]:.3f}); the mean over all seeds, which the rows are measured "
+                  "against, is more reliable than either half, yet a ranker cannot be judged where that agreement "
+                  "is near zero.", ""]
     lines += [f"![Kendall tau per method]({link}tau.png)", ""]
     notes = Path(cfg.get("notes") or "")
     if notes.is_file():  # the hand-written reading of the table, right below it

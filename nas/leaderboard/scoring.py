@@ -100,9 +100,38 @@ def flops_of(oracle: Oracle, truth: dict[str, float]) -> dict[str, float]:
     return {a: float(oracle.query(a)["flops"]) for a in truth}
 
 
+def truth_seed_keys(oracle: Oracle, truth: dict[str, float]) -> list[str]:
+    """The oracle's per-seed accuracy keys of the cells of ``truth`` (``accuracy_seed<k>``), by seed."""
+    return sorted({k for a in truth for k in oracle.query(a) if k.startswith("accuracy_seed")},
+                  key=lambda k: int(k[len("accuracy_seed"):]))
+
+
+def _seed_span(keys: list[str]) -> str:
+    """``["accuracy_seed0", ..., "accuracy_seed2"]`` -> ``0–2``."""
+    seeds = [k[len("accuracy_seed"):] for k in keys]
+    return f"{seeds[0]}–{seeds[-1]}" if len(seeds) > 1 else seeds[0]
+
+
+def _ceiling_row(name: str, first: dict[str, float], second: dict[str, float], truth: dict[str, float],
+                 flops: dict[str, float] | None, flops_limit: float | None, bootstrap: Bootstrap) -> dict:
+    """A ceiling row: ``first`` (one seed's accuracies, or a mean over seeds) ranking ``second`` (another's), over
+    the cells of ``truth``."""
+    rep = rank_report([first[x] for x in truth], [second[x] for x in truth])
+    if flops_limit is not None:
+        rep[LIMITED] = best_under_limit(truth, truth, flops, flops_limit)
+    row = {"name": name, "kind": "ceiling", "command": "-", "seeds": 1, "epochs": None,
+           **dict.fromkeys(COST_KEYS, NAN_PAIR), "per_seed": [rep],
+           "kendall_ci": tau_interval([[first[x] for x in truth]], [second[x] for x in truth], bootstrap)}
+    row.update({m: (rep[m], 0.0) for m in METRICS if m in rep})
+    if flops_limit is not None:
+        row[LIMITED] = (rep[LIMITED], 0.0)
+    return row
+
+
 def baseline_rows(oracle: Oracle, truth: dict[str, float], flops_limit: float | None = None,
                   bootstrap: Bootstrap = Bootstrap()) -> list[dict]:
-    """Rankers that need no training: parameter count, FLOPs, and one ground-truth seed against the other."""
+    """Rankers that need no training: parameter count, FLOPs, and one ground-truth seed against the other; with four
+    or more seeds also the mean of the first half of the seeds against the mean of the second half."""
     rows = []
     flops = flops_of(oracle, truth) if flops_limit is not None else None
     for cost in ("params", "flops"):
@@ -113,19 +142,17 @@ def baseline_rows(oracle: Oracle, truth: dict[str, float], flops_limit: float | 
         for key in COST_KEYS:
             result[key] = NAN_PAIR
         rows.append(result)
-    seed_keys = sorted({k for a in truth for k in oracle.query(a) if k.startswith("accuracy_seed")})
+    seed_keys = truth_seed_keys(oracle, truth)
     if len(seed_keys) >= 2:
         a, b = seed_keys[:2]
-        first = {x: oracle.query(x)[a] for x in truth}
-        second = {x: oracle.query(x)[b] for x in truth}
-        rep = rank_report([first[x] for x in truth], [second[x] for x in truth])
-        if flops_limit is not None:
-            rep[LIMITED] = best_under_limit(truth, truth, flops, flops_limit)
-        row = {"name": f"ground truth {a[-5:]} vs {b[-5:]} (ceiling)", "kind": "ceiling", "command": "-", "seeds": 1,
-               "epochs": None, **dict.fromkeys(COST_KEYS, NAN_PAIR), "per_seed": [rep],
-               "kendall_ci": tau_interval([[first[x] for x in truth]], [second[x] for x in truth], bootstrap)}
-        row.update({m: (rep[m], 0.0) for m in METRICS if m in rep})
-        if flops_limit is not None:
-            row[LIMITED] = (rep[LIMITED], 0.0)
-        rows.append(row)
+        rows.append(_ceiling_row(f"ground truth {a[-5:]} vs {b[-5:]} (ceiling)", {x: oracle.query(x)[a] for x in truth},
+                                 {x: oracle.query(x)[b] for x in truth}, truth, flops, flops_limit, bootstrap))
+    if len(seed_keys) >= 4:  # the mean of one half of the seeds against the other half's: the agreement of means
+        half = len(seed_keys) // 2
+        first, second = seed_keys[:half], seed_keys[half:2 * half]
+        rows.append(_ceiling_row(
+            f"ground truth mean of seeds {_seed_span(first)} vs {_seed_span(second)} (ceiling)",
+            {x: statistics.fmean(oracle.query(x)[k] for k in first) for x in truth},
+            {x: statistics.fmean(oracle.query(x)[k] for k in second) for x in truth},
+            truth, flops, flops_limit, bootstrap))
     return rows

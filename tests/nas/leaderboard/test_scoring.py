@@ -145,3 +145,26 @@ def test_memory_costs_come_from_the_checkpoint_and_the_summary(tmp_path, oracle)
     assert math.isnan(seed_ensemble_row(Row("m", "cmd", runs), truth)["peak_memory_mib"][0])
     (folders[0] / "checkpoints" / "last.pt").unlink()          # a scoring-only folder: no checkpoint, no state
     assert math.isnan(read_run(folders[0], 0).state_mib)
+
+
+def test_with_four_or_more_seeds_a_second_ceiling_ranks_half_the_seeds_by_the_other_half(tmp_path):
+    """Seeds 0-2 against 3-5 by their means (hand-computed with scipy), beside seed 0 against seed 1."""
+    from nas.benchmarks import TableOracle, write_records
+
+    rng = __import__("numpy").random.default_rng(0)
+    acc = {c: [50.0 + 3 * i + float(rng.normal(scale=4)) for _ in range(6)] for i, c in enumerate(CELLS)}
+    write_records(tmp_path / "gt.jsonl", [
+        {"arch": c, "seed": s, "accuracy": acc[c][s], "params": SPACE.params(SPACE.parse(c)),
+         "flops": SPACE.flops(SPACE.parse(c)), "seconds": 1.0, "recipe": "r"} for c in CELLS for s in range(6)])
+    oracle = TableOracle(tmp_path / "gt.jsonl", SPACE)
+    truth = {c: oracle(SPACE.parse(c)) for c in CELLS}
+    rows = baseline_rows(oracle, truth)
+    assert [r["name"] for r in rows] == ["params (no training)", "flops (no training)",
+                                         "ground truth seed0 vs seed1 (ceiling)",
+                                         "ground truth mean of seeds 0–2 vs 3–5 (ceiling)"]
+    first = [sum(acc[c][:3]) / 3 for c in CELLS]
+    second = [sum(acc[c][3:]) / 3 for c in CELLS]
+    assert rows[3]["kendall_tau"][0] == pytest.approx(kendalltau(first, second).statistic)
+    assert rows[2]["kendall_tau"][0] == pytest.approx(kendalltau([acc[c][0] for c in CELLS],
+                                                                 [acc[c][1] for c in CELLS]).statistic)
+    assert rows[3]["kind"] == "ceiling" and math.isnan(rows[3]["state_mib"][0])
