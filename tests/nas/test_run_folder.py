@@ -67,11 +67,13 @@ def test_summary_round_trips_with_todays_keys_in_order(tmp_path):
     trials = trials_from([(80.0, 10), (95.5, 30), (90.0, 20)])
     summary = Summary(train_seconds=61.5, train_steps=16, search_seconds=2.25, benchmark_seconds=4.0,
                       child_evaluations=212, ranking={"kendall_tau": 0.5, "n": 10},
-                      baselines={"params": {"kendall_tau": 0.1}}, top=Summary.top_of(trials, k=2))
+                      baselines={"params": {"kendall_tau": 0.1}}, top=Summary.top_of(trials, k=2),
+                      peak_memory_mib={"rss": 812.5})
     folder.write_summary(summary)
     record = json.loads(folder.summary.read_text())
     assert list(record) == ["train_seconds", "train_steps", "search_seconds", "benchmark_seconds",
-                            "child_evaluations", "ranking", "baselines", "top"]
+                            "child_evaluations", "ranking", "baselines", "top", "peak_memory_mib"]
+    assert record["peak_memory_mib"] == {"rss": 812.5}
     assert record["top"] == [{"arch": "i=1", "score": 95.5, "params": 30, "flops": 60},
                              {"arch": "i=2", "score": 90.0, "params": 20, "flops": 40}]
     assert folder.read_summary() == summary
@@ -79,7 +81,7 @@ def test_summary_round_trips_with_todays_keys_in_order(tmp_path):
     folder.summary.write_text('{"train_seconds": 60, "child_evaluations": 110}')
     partial = folder.read_summary()
     assert (partial.train_seconds, partial.benchmark_seconds, partial.child_evaluations) == (60.0, 0.0, 110)
-    assert isinstance(partial.train_seconds, float)
+    assert isinstance(partial.train_seconds, float) and partial.peak_memory_mib == {}
 
 
 def test_ranking_json_says_which_score_it_holds_and_csv_keeps_its_columns(tmp_path):
