@@ -43,7 +43,7 @@ class _SkipPoolMix(torch.autograd.Function):
         if w_skip is not None:
             total = w_skip * x
         if w_pool is not None:
-            pooled = w_pool * _avg_pool(x)
+            pooled = w_pool * avg_pool_3x3(x)
             total = pooled if total is None else total + pooled
         return total
 
@@ -83,10 +83,6 @@ class _ReLUConv3x3(torch.autograd.Function):
         if grad_input is not None:
             grad_input = torch.ops.aten.threshold_backward(grad_input, x, 0)  # ReLU's own backward kernel
         return grad_input, grad_weight
-
-
-def _avg_pool(x: torch.Tensor) -> torch.Tensor:
-    return avg_pool_3x3(x)
 
 
 def _avg_pool_transposed(grad: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
