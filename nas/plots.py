@@ -129,14 +129,38 @@ def tau_vs_epochs(epochs: Sequence[float], tau: Sequence[tuple[float, float]],
     return Path(path)
 
 
+def break_gaps(epochs: Sequence[int], values: Sequence[float]) -> tuple[list[float], list[float]]:
+    """The points of a curve with a NaN between two points further apart than its usual step (its smallest gap
+    between epochs), so a plotted line stops where epochs are missing instead of bridging them.
+
+    Example:
+        >>> break_gaps([1, 2, 5, 6], [10.0, 11.0, 14.0, 15.0])
+        ([1, 2, nan, 5, 6], [10.0, 11.0, nan, 14.0, 15.0])
+        >>> break_gaps([2, 4, 6], [1.0, 2.0, 3.0])  # a point every 2 epochs: no gap
+        ([2, 4, 6], [1.0, 2.0, 3.0])
+    """
+    steps = [b - a for a, b in zip(epochs, epochs[1:])]
+    step = min(steps, default=0)
+    xs: list[float] = []
+    ys: list[float] = []
+    for i, (epoch, value) in enumerate(zip(epochs, values)):
+        if i and steps[i - 1] > step:
+            xs.append(float("nan"))
+            ys.append(float("nan"))
+        xs.append(epoch)
+        ys.append(value)
+    return xs, ys
+
+
 def anytime_curves(series: Sequence[tuple[str, Sequence[tuple[Sequence[int], Sequence[float]]]]],
                    reference: float | None, path: str | Path) -> Path:
     """Any-time curves of gradient-based searches: per row (``name``, its seeds' (epochs, truth) lines), the
-    ground truth of the argmax architecture against the epoch; ``reference``: the table's best cell (dashed)."""
+    ground truth of the argmax architecture against the epoch; ``reference``: the table's best cell (dashed). A line
+    breaks where epochs are missing (their argmax has no ground truth yet)."""
     with figure(path, (6, 4), 110) as ax:
         for i, (name, seeds) in enumerate(series):
             for j, (epochs, truth) in enumerate(seeds):
-                ax.plot(epochs, truth, color=f"C{i % 10}", marker=".", lw=1.2, alpha=0.8,
+                ax.plot(*break_gaps(epochs, truth), color=f"C{i % 10}", marker=".", lw=1.2, alpha=0.8,
                         label=name if j == 0 else None)
         if reference is not None:
             ax.axhline(reference, color="C7", ls="--", label="best cell of the table")

@@ -1,0 +1,43 @@
+"""nas.plots: the any-time curves break where epochs are missing instead of bridging them."""
+
+from __future__ import annotations
+
+import doctest
+import math
+
+import nas.plots
+from nas.plots import anytime_curves, break_gaps
+
+
+def test_break_gaps_inserts_one_nan_per_gap():
+    xs, ys = break_gaps([1, 2, 3, 7, 8, 20], [10.0, 11.0, 12.0, 13.0, 14.0, 15.0])
+    assert [math.isnan(x) for x in xs] == [False, False, False, True, False, False, True, False]
+    assert [y for y in ys if not math.isnan(y)] == [10.0, 11.0, 12.0, 13.0, 14.0, 15.0]
+    assert [x for x in xs if not math.isnan(x)] == [1, 2, 3, 7, 8, 20]
+
+
+def test_break_gaps_keeps_a_regular_curve_and_single_points():
+    assert break_gaps([3, 6, 9], [1.0, 2.0, 3.0]) == ([3, 6, 9], [1.0, 2.0, 3.0])
+    assert break_gaps([5], [80.0]) == ([5], [80.0])
+    assert break_gaps([], []) == ([], [])
+
+
+def test_anytime_plot_draws_broken_lines(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    drawn = []
+    original = matplotlib.axes.Axes.plot
+
+    def spy(self, *args, **kwargs):
+        drawn.append(args)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", spy)
+    target = anytime_curves([("darts", [([1, 4, 5], [10.0, 85.0, 86.0])])], 87.5, tmp_path / "anytime.png")
+    assert target.read_bytes()[:4] == b"\x89PNG"
+    xs, ys = drawn[0]
+    assert math.isnan(xs[1]) and math.isnan(ys[1]) and xs[2:] == [4, 5]
+
+
+def test_doctests():
+    assert doctest.testmod(nas.plots).failed == 0
