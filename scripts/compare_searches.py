@@ -39,7 +39,7 @@ def _mean_std(values: list[float]) -> str:
 
 
 def _p(value: float) -> str:
-    return "n/a" if value != value else f"{value:.3g}"  # NaN: no variance or too few seeds
+    return "n/a (no spread or too few seeds)" if value != value else f"{value:.3g}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
             if not xs or not ys:
                 print(f"{a} vs {b}: no truth yet")
                 continue
-            p = ttest_ind(xs, ys, equal_var=False).pvalue if len(xs) > 1 and len(ys) > 1 else float("nan")
+            constant = len(set(xs)) == 1 and len(set(ys)) == 1  # t-test undefined: no spread in either row
+            p = ttest_ind(xs, ys, equal_var=False).pvalue if len(xs) > 1 and len(ys) > 1 and not constant \
+                else float("nan")
             print(f"{a} {_mean_std(xs)} ({len(xs)} seeds) vs {b} {_mean_std(ys)} ({len(ys)} seeds): "
                   f"{statistics.mean(xs) - statistics.mean(ys):+.2f}, Welch p = {_p(p)}")
             continue
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         diffs = [truths[a][s] - truths[b][s] for s in seeds]
         pooled += diffs
-        p = ttest_1samp(diffs, 0.0).pvalue if len(diffs) > 1 else float("nan")
+        p = ttest_1samp(diffs, 0.0).pvalue if len(set(diffs)) > 1 else float("nan")  # constant: undefined
         wins = sum(d > 0 for d in diffs)
         print(f"{a} vs {b}, seeds {seeds}: {_mean_std([truths[a][s] for s in seeds])} vs "
               f"{_mean_std([truths[b][s] for s in seeds])}, difference {statistics.mean(diffs):+.2f} "

@@ -54,3 +54,13 @@ def test_bad_input_is_one_clear_error(tmp_path):
                           (["a:a", "--runs", str(tmp_path / "absent.csv")], "nas searchboard mode=collect")):
         done = run(*args, *(["--runs", str(runs)] if "--runs" not in args else []))
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_rows_without_spread_get_no_p_value(tmp_path):
+    # every seed finds the same cell in both rows: a t-test is undefined (scipy would say p = 0), so none is printed
+    runs = write_runs(tmp_path / "runs.csv", {"a": {0: 88.18, 1: 88.18, 2: 88.18}, "b": {0: 86.11, 1: 86.11, 2: 86.11}})
+    welch = run("a:b", "--unpaired", "--runs", str(runs))
+    assert welch.returncode == 0, welch.stderr
+    assert welch.stdout.strip().endswith("+2.07, Welch p = n/a (no spread or too few seeds)")
+    paired = run("a:b", "--runs", str(runs))
+    assert paired.stdout.strip().endswith("3/3 better, paired p = n/a (no spread or too few seeds)")
