@@ -18,6 +18,9 @@ import statistics
 import sys
 from pathlib import Path
 
+from nas.errors import InvalidArchitectureError
+from search_spaces.nb201.architecture import NB201Architecture
+
 PARAMETER_FREE = ("skip_connect", "avg_pool_3x3", "none")
 
 
@@ -28,10 +31,11 @@ def parameter_free_edges(cell: str) -> int:
         >>> parameter_free_edges("|avg_pool_3x3~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|nor_conv_1x1~1|none~2|")
         4
     """
-    edges = [part.rpartition("~")[0] for node in cell.split("+") for part in node.strip("|").split("|")]
-    if len(edges) != 6:
-        raise ValueError(f"{cell!r} is not a NAS-Bench-201 cell string (6 edges)")
-    return sum(op in PARAMETER_FREE for op in edges)
+    try:
+        arch = NB201Architecture.from_string(cell)
+    except InvalidArchitectureError as error:
+        raise ValueError(f"{cell!r} is not a NAS-Bench-201 cell string (6 edges): {error}") from None
+    return sum(op in PARAMETER_FREE for op in arch.values())
 
 
 def read_curves(path: Path) -> dict[tuple[str, int], dict[int, int]]:

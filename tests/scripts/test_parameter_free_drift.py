@@ -55,12 +55,11 @@ def test_missing_file_or_row_is_one_line_and_exit_2(tmp_path):
     anytime = write_anytime(tmp_path / "anytime.csv", [("darts", 0, 1, CONV)])
     done = run("--anytime", str(anytime), "--rows", "rarts")
     assert done.returncode == 2 and "rarts" in done.stderr and "Traceback" not in done.stderr
-    assert doctest_failures() == 0
 
 
-def doctest_failures() -> int:
+def test_doctests():
     import doctest
 
     import parameter_free_drift
 
-    return doctest.testmod(parameter_free_drift).failed
+    assert doctest.testmod(parameter_free_drift).failed == 0
