@@ -29,6 +29,8 @@ from nas.latency import attach_latency
 from nas.confidence import tau_interval
 from nas.metrics import rank_report
 from nas.progress import progress_bar
+from nas.rankers.config import build_rankers, needs_data, ranker_specs
+from nas.rankers.objective import RankerObjective, check_pointwise
 from nas.report import format_table, score_axis, supernet_score_name
 from nas.report_rankers import ReportRankers, ranking_table, top_table
 from nas.run_folder import BenchmarkScore, RankingMetrics, RunFolder
@@ -65,7 +67,8 @@ def search_fingerprint(cfg: DictConfig) -> str:
     extends the search in its folder).
 
     objective=supernet: the trained folder (``train_dir``), the evaluator and the searcher; objective=oracle:
-    the benchmark, the search space and the searcher. The seed in both.
+    the benchmark, the search space and the searcher; objective=ranker: the free ranker, the search space, the
+    dataset (a zero-cost proxy reads its images) and the searcher. The seed in all.
     """
     def plain(node: Any) -> Any:
         value = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
@@ -77,6 +80,9 @@ def search_fingerprint(cfg: DictConfig) -> str:
         parts["latency"] = plain(cfg.latency)
     if objective == "oracle":
         parts.update(benchmark=plain(cfg.benchmark), search_space=plain(cfg.search_space))
+    elif objective == "ranker":
+        parts.update(free_ranker=cfg.get("free_ranker"), search_space=plain(cfg.search_space),
+                     dataset=plain(cfg.dataset), device=cfg.get("device"))
     else:
         train_dir = cfg.get("train_dir")
         parts.update(train_dir=None if train_dir is None else os.path.realpath(str(train_dir)),
@@ -100,7 +106,8 @@ class RunResult:
     benchmark_seconds: float = 0.0
 
 
-def setup(cfg: DictConfig) -> tuple[ImageDataset, SearchSpace]:
+def build_space(cfg: DictConfig) -> SearchSpace:
+    """The configured search space, checked (and given latency where ``latency`` asks), before any data is read."""
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
     space = instantiate(cfg.search_space)
@@ -109,6 +116,11 @@ def setup(cfg: DictConfig) -> tuple[ImageDataset, SearchSpace]:
     check_space(cfg, space)  # a plugin's supernet, declared choices and cost functions: one line per problem
     attach_latency(cfg, space)  # latency=table | measured: space.cost() gains latency_ms
     validate_against_space(cfg, space)  # e.g. cost bounds that no child meets: refused before any data is loaded
+    return space
+
+
+def setup(cfg: DictConfig) -> tuple[ImageDataset, SearchSpace]:
+    space = build_space(cfg)
     data = instantiate(cfg.dataset)
     check_fits_data(space, data)  # the model takes the dataset's examples and gives one logit per class
     return data, space
@@ -243,6 +255,24 @@ def oracle_objective(cfg: DictConfig) -> tuple[Oracle, SearchSpace]:
     return oracle, space
 
 
+def ranker_objective(cfg: DictConfig) -> tuple[RankerObjective, SearchSpace]:
+    """``objective=ranker``: the free ranker ``free_ranker`` (a ``conf/ranker/`` name) scores each child the
+    searcher proposes, on the configured search space; no supernet is trained, and the dataset is read only by a
+    ranker that needs training images (a zero-cost proxy; a parameter count reads none)."""
+    name = str(cfg.get("free_ranker") or "")
+    if not name:
+        raise ConfigError("objective=ranker needs free_ranker=<a name of conf/ranker/>, e.g. free_ranker=params")
+    specs = ranker_specs([name], int(cfg.get("seed", 0)), str(cfg.get("device") or "cpu"))
+    check_pointwise(get_class(specs[name]._target_), name)  # before any data is read
+    if needs_data(specs[name]):  # a zero-cost proxy: the model must take the dataset's images
+        data, space = setup(cfg)
+        train = data.train
+    else:  # an analytic count reads no data
+        space, train = build_space(cfg), None
+    ranker = build_rankers(specs, space, lambda: train, bool(cfg.get("progress", False)))[name]
+    return RankerObjective(ranker), space
+
+
 def search_stage(cfg: DictConfig, out: Path, space: SearchSpace, objective: Evaluator | Objective,
                  path_sampler: PathSampler | None = None) -> tuple[list[Trial], float]:
     """Rank ``search.budget`` children with the searcher; reuse a finished ranking in ``out``.
@@ -255,7 +285,7 @@ def search_stage(cfg: DictConfig, out: Path, space: SearchSpace, objective: Eval
     """
     budget = search_budget(cfg, space)  # at most the space's size
     folder = RunFolder(out)
-    score_key = "oracle_accuracy"
+    score_key = getattr(objective, "score_key", "oracle_accuracy")  # a free ranker's: ranker_score
     if isinstance(objective, Evaluator):
         score_key = "supernet_loss" if objective.metric == "loss" else "supernet_accuracy"
     if folder.ranked_children.exists():

@@ -9,8 +9,9 @@ from collections.abc import Sequence
 
 from nas.searchers.base import History, Trial
 
-SCORE_COLUMNS = {"accuracy": ("acc %", ".2f"), "loss": ("-loss", ".3f")}
-"""The score column's heading and format, by what a score is (the evaluator's ``metric``; an oracle's is accuracy)."""
+SCORE_COLUMNS = {"accuracy": ("acc %", ".2f"), "loss": ("-loss", ".3f"), "score": ("score", ".6g")}
+"""The score column's heading and format, by what a score is (the evaluator's ``metric``; an oracle's is accuracy; a
+free ranker's a score)."""
 
 
 def score_column(metric: str = "accuracy") -> tuple[str, str]:

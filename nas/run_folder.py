@@ -43,8 +43,10 @@ from nas.file_lock import FileLock, LockHolder
 if TYPE_CHECKING:
     from nas.searchers.base import Trial
 
-SCORE_KEYS = ("supernet_accuracy", "supernet_loss", "oracle_accuracy")  # supernet_loss: minus the mean cross-entropy
-"""What a ranking's score can be: the supernet's accuracy (evaluator) or the benchmark's (oracle)."""
+SCORE_KEYS = ("supernet_accuracy", "supernet_loss", "oracle_accuracy", "ranker_score")  # supernet_loss: minus the
+# mean cross-entropy
+"""What a ranking's score can be: the supernet's accuracy (evaluator), the benchmark's (oracle) or a free ranker's
+(`nas search objective=ranker`)."""
 
 SEARCH_KEY = "train_dir"
 """A saved config with this key is a `nas search` folder's (``conf/search.yaml``); others train a supernet."""

@@ -296,7 +296,8 @@ SCHEMA: dict[str, Rule] = {
     "threads": Int(low=0, nullable=True),  # null or 0: PyTorch's default
     "run_dir": Text(),
     # nas run / train / search
-    "objective": Choice(("supernet", "oracle")),
+    "objective": Choice(("supernet", "oracle", "ranker")),
+    "free_ranker": Text(),
     "train_dir": Text(nullable=True),
     "search.budget": Int(low=1),
     "search.top_k": Int(low=0),
@@ -463,7 +464,8 @@ SCHEMA: dict[str, Rule] = {
     "combined.calibrated.alpha": Number(low=0),
     "rescore": MapOf(Section()),  # name -> {base, overrides}: checked by nas.leaderboard.rescore.Rescore
     # nas searchboard (besides the leaderboard's keys it shares)
-    "searches": MapOf(Record(fields=(("supernet", Text()), ("overrides", ListOf(Text()))))),  # nas.searchboard.searches
+    "searches": MapOf(Record(fields=(("supernet", Text(nullable=True)), ("overrides", ListOf(Text()))))),  # null: free
+    # ranker rows (nas.searchboard.searches)
     "truth.build": Bool(),
     "truth.seeds": ListOf(_SEED, min_len=1),
     "truth.workers": Int(low=1),

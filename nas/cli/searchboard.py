@@ -42,6 +42,7 @@ from nas.searchboard import (
     curve_series,
     finished,
     read_archived_search_run,
+    read_free_search_run,
     read_search_run,
     read_shared_search_run,
     render_section,
@@ -54,11 +55,13 @@ from nas.searchboard.table import write_csvs
 
 def board_rows(cfg: DictConfig, searches: dict[str, SearchOnly]) -> list[tuple[str, list[str]]]:
     """Every row of the board with its `nas run` overrides, in the board's order: each training row of ``rows``
-    followed by the search-only rows on its supernets (with their `nas search` overrides)."""
+    followed by the search-only rows on its supernets (with their `nas search` overrides), then the free-ranker
+    rows."""
     rows = []
     for name, overrides in (cfg.rows or {}).items():
         rows.append((name, list(overrides)))
         rows += [(s.name, s.command_overrides(cfg.runs_dir)) for s in searches.values() if s.supernet == name]
+    rows += [(s.name, s.command_overrides(cfg.runs_dir)) for s in searches.values() if s.is_free]
     return rows
 
 
@@ -105,12 +108,13 @@ def train_rows(cfg: DictConfig, rows: list[tuple[str, list[str]]]) -> None:
 
 def run_searches(cfg: DictConfig, searches: list[SearchOnly]) -> None:
     """`nas search -m train_dir=<supernet's run> <overrides> seed=<seeds>` per search-only row, for its missing seeds
-    whose supernet run is finished; a seed whose supernet is not is skipped with one line."""
+    whose supernet run is finished; a seed whose supernet is not is skipped with one line. A free-ranker row's seeds
+    need no supernet: `nas search -m <overrides> seed=<seeds>`."""
     for row in searches:
         ready = []
         for seed in todo(cfg, row.name):
             supernet = row.train_dir(cfg.runs_dir, seed)
-            if finished(supernet):
+            if supernet is None or finished(supernet):
                 ready.append(seed)
                 continue
             archived = archive_path(cfg, row.supernet, seed)
@@ -119,12 +123,23 @@ def run_searches(cfg: DictConfig, searches: list[SearchOnly]) -> None:
                   f"{row.supernet!r} ({retrain}`nas searchboard only=[{row.supernet}]` trains it)", flush=True)
         if not ready:
             continue
-        command = run_command(cfg, row.name, row.command_overrides(cfg.runs_dir), ready, app="search")
-        print(f"[{row.name}] searching {row.supernet}'s supernets of seeds {ready}: {shlex.join(command[2:])}",
-              flush=True)
+        overrides = row.command_overrides(cfg.runs_dir)
+        if row.is_free:  # no supernet brings the board's dataset and search space: pass them
+            overrides = [*board_space_overrides(), *overrides]
+        command = run_command(cfg, row.name, overrides, ready, app="search")
+        what = "a free ranker" if row.is_free else f"{row.supernet}'s supernets"
+        print(f"[{row.name}] searching {what} of seeds {ready}: {shlex.join(command[2:])}", flush=True)
         done = subprocess.run(command)
         if done.returncode != 0:
             raise ConfigError(f"row {row.name!r} failed (exit {done.returncode}); rerun `nas searchboard` to resume it")
+
+
+def board_space_overrides() -> list[str]:
+    """``dataset=<choice> search_space=<choice>`` of this board (with this command's overrides of their keys): what
+    a free-ranker row searches, the board's own space."""
+    hydra_cfg = HydraConfig.get()
+    return [o for o in group_overrides(hydra_cfg.runtime.choices, hydra_cfg.overrides.task)
+            if o.split("=", 1)[0].lstrip("+~").split(".")[0] in ("dataset", "search_space")]
 
 
 def collect_runs(cfg: DictConfig, rows: list[tuple[str, list[str]]],
@@ -136,7 +151,10 @@ def collect_runs(cfg: DictConfig, rows: list[tuple[str, list[str]]],
     for name, overrides in rows:
         for seed in (int(s) for s in cfg.seeds):
             folder, archived = run_folder(cfg, name, seed), archive_path(cfg, name, seed)
-            if finished(folder) and name in searches:
+            if finished(folder) and name in searches and searches[name].is_free:
+                run = read_free_search_run(folder, name, seed, saved_overrides(folder) or overrides)
+                archive_search_run(run, archived)
+            elif finished(folder) and name in searches:
                 row = searches[name]
                 supernet = next((r for r in collected.get(row.supernet, []) if r.seed == seed), None)
                 if supernet is None:

@@ -8,7 +8,8 @@ argmax architecture every epoch, from the run's ``anytime.json``).
 Modules, one concept each:
 
 - ``runs``: what one run found (:class:`SearchRun`), from its run folder or its archive;
-- ``searches``: the search-only rows (:class:`SearchOnly`), other searchers on a training row's supernets;
+- ``searches``: the search-only rows (:class:`SearchOnly`), other searchers on a training row's supernets, or on a
+  free ranker (no supernet);
 - ``truth``: ground truth over the table and the board's own trained cells (:class:`GroundTruth`), which classes
   are missing, and the order in which to train them;
 - ``table``: the rows over seeds, the markdown section, the CSV files, and the section's place in ``LEADERBOARD.md``.
@@ -20,6 +21,7 @@ from nas.searchboard.runs import (
     archive_search_run,
     finished,
     read_archived_search_run,
+    read_free_search_run,
     read_search_run,
     read_shared_search_run,
 )
@@ -42,6 +44,7 @@ __all__ = [
     "curve_series",
     "finished",
     "read_archived_search_run",
+    "read_free_search_run",
     "read_search_run",
     "read_shared_search_run",
     "render_section",

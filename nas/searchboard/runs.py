@@ -5,7 +5,9 @@ A gradient-based run (``found_architecture.json``) found the argmax architecture
 weight sharing) found the child its supernet scores highest (the first of ``ranked_children.json``). Both cost
 their training seconds plus their search seconds (a gradient-based search searches while it trains). A search-only
 row's run (a `nas search` of another row's supernet, :func:`read_shared_search_run`) found the first of its ranked
-children too; it trained nothing, so it costs its supernet's training seconds plus its own search seconds.
+children too; it trained nothing, so it costs its supernet's training seconds plus its own search seconds. A
+free-ranker row's run (`nas search objective=ranker`, :func:`read_free_search_run`) found the child its proxy scores
+highest, with no supernet: it costs its search seconds alone, and its peak memory is its own process's.
 
 Every collected run is archived as one small JSON file (``<assets>/runs/<row>/seed<k>.json``), so the board can
 be collected again after the run folders (with their checkpoints, not committed) are gone.
@@ -22,7 +24,7 @@ from nas.atomic import write_text_atomic
 from nas.errors import RunFolderError
 from nas.run_folder import SEARCH_KEY, RunFolder
 
-KINDS = ("gradient", "searcher")
+KINDS = ("gradient", "searcher", "free")
 
 
 @dataclass
@@ -84,7 +86,7 @@ def read_search_run(folder: str | Path, row: str, seed: int, overrides: list[str
     folder = RunFolder(folder)
     summary = folder.read_summary()
     points = folder.read_anytime()
-    peak = dict(points[-1].peak_memory_mib) if points else {}
+    peak = dict(points[-1].peak_memory_mib) if points else dict(summary.peak_memory_mib)
     found = folder.read_found_architecture()
     if found is not None:
         return SearchRun(row, seed, "gradient", found.arch, found.train_seconds, 0.0,
@@ -110,6 +112,16 @@ def read_shared_search_run(folder: str | Path, supernet: SearchRun, row: str, ov
     run = read_search_run(folder, row, supernet.seed, overrides)
     return replace(run, train_seconds=supernet.train_seconds, peak_memory_mib=dict(supernet.peak_memory_mib),
                    supernet=supernet.row)
+
+
+def read_free_search_run(folder: str | Path, row: str, seed: int, overrides: list[str]) -> SearchRun:
+    """The finished `nas search objective=ranker` in ``folder``: the first of its ranked children (the child the free
+    ranker scores highest), its search seconds and its own peak memory; nothing trained."""
+    saved = RunFolder(folder).saved_config() or {}
+    if SEARCH_KEY not in saved or saved.get("objective") != "ranker":
+        raise RunFolderError(f"{folder} is not the folder of a `nas search objective=ranker`, as the free-ranker row "
+                             f"{row!r} makes: delete it and rerun `nas searchboard`")
+    return replace(read_search_run(folder, row, seed, overrides), kind="free", train_seconds=0.0)
 
 
 def archive_search_run(run: SearchRun, path: str | Path) -> None:

@@ -132,6 +132,7 @@ def render_table(rows: Sequence[dict[str, Any]]) -> str:
             truth += f" ({r['truth_known']} seeds)"
         cost = f"{r['cost_minutes_mean']:.1f} ± {r['cost_minutes_std']:.1f}"
         kind = r["kind"] if r["supernet"] is None else f"{r['kind']} on {r['supernet']}'s supernet"
+        kind = "free ranker, no supernet" if r["kind"] == "free" else kind
         lines.append(f"| {r['row']} | {kind} | {r['seeds']} | {truth} | {_num(r['truth_best'])} | {cost} | "
                      f"{_num(r['peak_memory_mib_mean'], 0)} | {_found_text(r['runs'])} |")
     return "\n".join(lines)
@@ -148,6 +149,18 @@ def shared_supernet_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
             *(f"- `{r['row']}` shares the supernets of `{r['supernet']}`: `{r['command']}`" for r in shared), ""]
 
 
+def free_ranker_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The note on the free-ranker rows shown: no supernet, what they cost, and their `nas search` command."""
+    free = [r for r in rows if r["kind"] == "free"]
+    if not free:
+        return []
+    return ["Free-ranker rows train no supernet: the searcher queries a free ranker (`objective=ranker`, "
+            "`free_ranker=<conf/ranker name>`: a parameter count, a zero-cost proxy of a fresh model) instead, at the "
+            "same number of queries; their cost is that search alone, their peak memory its process's. A supernet's "
+            "search is worth its training only where it finds better cells than these.", "",
+            *(f"- `{r['row']}`: `{r['command']}`" for r in free), ""]
+
+
 def render_section(title: str, rows: Sequence[dict[str, Any]], truth: GroundTruth, *, command: str,
                    runs_dir: str, assets_dir: str, assets_link: str, notes: Sequence[str], pending: Sequence[str],
                    pending_truth: int, findings: str | None, plot: bool,
@@ -157,7 +170,7 @@ def render_section(title: str, rows: Sequence[dict[str, Any]], truth: GroundTrut
     lines = [START, f"# {title}", "",
              "What does each search method find? Per row and search seed, the architecture the method returns (a "
              "gradient-based method: the argmax of its architecture parameters at the end; a searcher: the child its "
-             "supernet scores highest) and that architecture's **ground-truth** test accuracy: looked up in "
+             "supernet scores highest; a free-ranker row: the child its proxy scores highest) and that architecture's **ground-truth** test accuracy: looked up in "
              f"`{table_name}` ({len(truth)} cells), or in a functionally equivalent cell of it (≡), or trained "
              "stand-alone by the table's recipe and seeds for this board (†) when the table lacks it. Cost: "
              "training plus search minutes of one run; peak memory: the run's peak resident memory during training "
@@ -170,6 +183,7 @@ def render_section(title: str, rows: Sequence[dict[str, Any]], truth: GroundTrut
     lines += [f"The table's best cell: {truth.best():.2f} of its {len(truth)} cells (a sample of the space, "
               "not the space's optimum). " + ANCHORS, ""]
     lines += shared_supernet_notes(rows)
+    lines += free_ranker_notes(rows)
     lines += [*notes]
     if pending:
         lines += [f"Rows without a finished run yet (`nas searchboard only=[...]` runs them): "

@@ -262,3 +262,34 @@ def test_a_search_only_row_searches_its_supernet_and_shares_its_training(table):
     archived = nas("searchboard", "mode=collect", *BOARD, "truth.build=false", cwd=table)
     assert archived.returncode == 0, archived.stderr[-2000:]
     assert (table / "leaderboard/search/SEARCH_RESULTS.md").read_text() == section
+
+
+def test_a_free_ranker_row_searches_the_boards_space_with_no_supernet(table):
+    """params_re: regularized evolution on the parameter count of the board's own space (the board passes its
+    dataset and search space), nothing trained; its found cell's truth trained stand-alone, its archive alone
+    enough for the board."""
+    run = "run_overrides=['search.budget=20']"
+    done = nas("searchboard", *BOARD, "only=[params_re]", "anytime.max_archs=1", run, cwd=table)
+    assert done.returncode == 0, done.stderr[-3000:]
+    search = ("nas search -m dataset=synthetic search_space=fmnist201 objective=ranker free_ranker=params "
+              "searcher=evolution search.budget=100 search.budget=20 seed=0")
+    assert f"[params_re] searching a free ranker of seeds [0]: {search}" in done.stdout
+    assert "running seeds" not in done.stdout  # no supernet trained
+    folder = RunFolder(table / "runs/searchboard/params_re/seed0")
+    ranking = folder.read_ranking()
+    assert len(ranking) == 20 and folder.saved_config().dataset._target_ == "nas.data.synthetic"
+    params = {r.arch: r.params for r in ranking}
+    assert ranking[0].score == max(params.values()) == ranking[0].params  # the largest child it met
+    found = read_archived_search_run(table / "leaderboard/search/runs/params_re/seed0.json")
+    assert (found.kind, found.supernet, found.arch, found.train_seconds) == ("free", None, ranking[0].arch, 0.0)
+    assert 0 < found.search_seconds == folder.read_summary().search_seconds and found.peak_mib > 0
+    runs = {r["row"]: r for r in csv.DictReader((table / "leaderboard/search/search_runs.csv").open())}
+    assert runs["params_re"]["truth"] != "" and runs["params_re"]["truth_source"] in ("table", "trained")
+    section = (table / "leaderboard/search/SEARCH_RESULTS.md").read_text()
+    assert "| params_re | free ranker, no supernet | 1 |" in section
+    assert f"- `params_re`: `{search.replace('search.budget=100 ', '')}`" in section  # as recorded: the last budget
+    assert "Free-ranker rows train no supernet" in section
+    shutil.rmtree(table / "runs")
+    archived = nas("searchboard", "mode=collect", *BOARD, "truth.build=false", cwd=table)
+    assert archived.returncode == 0, archived.stderr[-2000:]
+    assert (table / "leaderboard/search/SEARCH_RESULTS.md").read_text() == section

@@ -24,6 +24,7 @@ from nas.searchboard import (
     archive_search_run,
     build_order,
     read_archived_search_run,
+    read_free_search_run,
     read_search_run,
     read_shared_search_run,
     render_section,
@@ -166,3 +167,33 @@ def test_splice_replaces_the_section_between_its_markers(tmp_path):
 def test_docstring_examples(name):
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_a_free_ranker_row_needs_objective_ranker_and_searches_no_supernet():
+    free = SearchOnly.of("params_re", {"supernet": None, "overrides": ["objective=ranker", "free_ranker=params",
+                                                                         "searcher=evolution"]}, ["spos_re"])
+    assert free.is_free and free.train_dir("runs/sb", 2) is None
+    assert free.command_overrides("runs/sb") == ["objective=ranker", "free_ranker=params", "searcher=evolution"]
+    assert free.recorded_overrides(["dataset=fmnist201", "objective=ranker"], "runs/sb") == \
+        ["dataset=fmnist201", "objective=ranker"]  # no train_dir to restore
+    with pytest.raises(ConfigError, match="searches.x: a row without a supernet searches a free ranker: add "
+                                          "objective=ranker"):
+        SearchOnly.of("x", {"supernet": None, "overrides": ["searcher=evolution"]}, ["spos_re"])
+    with pytest.raises(ConfigError, match="searches.x.overrides: objective=ranker does not search spos_re's"):
+        SearchOnly.of("x", {"supernet": "spos_re", "overrides": ["objective=ranker"]}, ["spos_re"])
+    assert not SearchOnly.of("x", {"supernet": "spos_re", "overrides": ["searcher=tpe"]}, ["spos_re"]).is_free
+
+
+def test_a_free_ranker_run_costs_its_search_alone(tmp_path):
+    folder = RunFolder(tmp_path / "params_re")
+    folder.save_config(OmegaConf.create({"train_dir": None, "objective": "ranker", "seed": 2}), ["objective=ranker"])
+    folder.write_summary(Summary(search_seconds=0.4, peak_memory_mib={"rss": 580.0}))
+    folder.write_ranking([Trial(0, SPACE.parse(C), 900.0), Trial(1, SPACE.parse(B), 6000.0)], "ranker_score")
+    run = read_free_search_run(folder.path, "params_re", 2, ["objective=ranker"])
+    assert (run.row, run.seed, run.kind, run.arch, run.supernet) == ("params_re", 2, "free", B, None)
+    assert (run.train_seconds, run.search_seconds, run.cost_seconds, run.peak_mib) == (0.0, 0.4, 0.4, 580.0)
+    searched = RunFolder(tmp_path / "rs_ws")  # a supernet's search where a free-ranker row's should be
+    searched.save_config(OmegaConf.create({"train_dir": "runs/spos_re/seed1", "objective": "supernet"}), [])
+    searched.write_summary(Summary(search_seconds=5.0))
+    with pytest.raises(RunFolderError, match="is not the folder of a `nas search objective=ranker`"):
+        read_free_search_run(searched.path, "params_re", 1, [])
