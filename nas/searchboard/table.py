@@ -110,6 +110,19 @@ def _cell(arch: str) -> str:
     return f"`{arch}`".replace("|", "\\|")
 
 
+def _cost(minutes: float, std: float) -> str:
+    """Minutes ± std, or seconds where a row costs under 3 seconds a seed (a free ranker's search), which minutes
+    would show as 0.0.
+
+    Example:
+        >>> _cost(20.94, 0.12), _cost(0.0025, 0.0004)
+        ('20.9 ± 0.1', '0.15 ± 0.02 s')
+    """
+    if minutes >= 0.05:
+        return f"{minutes:.1f} ± {std:.1f}"
+    return f"{minutes * 60:.2f} ± {std * 60:.2f} s"
+
+
 def _found_text(found: Sequence[tuple[SearchRun, Any]]) -> str:
     parts = []
     for run, t in found:
@@ -130,7 +143,7 @@ def render_table(rows: Sequence[dict[str, Any]]) -> str:
         truth = "—" if r["truth_mean"] is None else f"{r['truth_mean']:.2f} ± {r['truth_std']:.2f}"
         if r["truth_known"].split("/")[0] != r["truth_known"].split("/")[1]:
             truth += f" ({r['truth_known']} seeds)"
-        cost = f"{r['cost_minutes_mean']:.1f} ± {r['cost_minutes_std']:.1f}"
+        cost = _cost(r["cost_minutes_mean"], r["cost_minutes_std"])
         kind = r["kind"] if r["supernet"] is None else f"{r['kind']} on {r['supernet']}'s supernet"
         kind = "free ranker, no supernet" if r["kind"] == "free" else kind
         lines.append(f"| {r['row']} | {kind} | {r['seeds']} | {truth} | {_num(r['truth_best'])} | {cost} | "
