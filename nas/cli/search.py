@@ -1,4 +1,5 @@
-"""`nas search`: rank the children of a trained supernet (train_dir=...), or search a benchmark's oracle."""
+"""`nas search`: rank the children of a trained supernet (train_dir=...), or search a benchmark's oracle or a free
+ranker (objective=oracle | ranker)."""
 
 from __future__ import annotations
 
