@@ -78,7 +78,7 @@ def search_oracle(cfg: DictConfig) -> None:
         trials, seconds = search_stage(cfg, out, space, oracle)
     print(f"{len(trials)} architectures scored by {type(oracle).__name__} "
           f"({getattr(oracle, 'dataset', '')}) in {seconds:.1f} s")
-    print(format_table(trials, cfg.search.top_k, "score"))
+    print(format_table(trials, cfg.search.top_k))
     print(f"ranked children: {folder.ranked_children_csv}")
     if folder.pareto_front_csv.exists():
         print(f"Pareto front:    {folder.pareto_front_csv} (.json, .png)")
