@@ -476,6 +476,8 @@ SCHEMA: dict[str, Rule] = {
     "board_file": Text(nullable=True),
     "findings": Text(nullable=True),
     "board_notes": ListOf(Text()),
+    "marker": Text(),  # the section's marker name in board_file (nas.searchboard.table.markers checks its characters)
+    "anchors": Text(nullable=True),
     # nas run found_truth.build=true: the found architecture's truth, trained by the table's recipe (nas.cli.truth)
     "found_truth.build": Bool(),
     "found_truth.seeds": ListOf(_SEED, min_len=1, nullable=True),

@@ -120,6 +120,9 @@ for job in elastic_vit:sandwich_kl elastic_vit:mos search:gdas search:darts sear
 done | xargs -P 2 -I{} bash -c 'seed_job {}'
 # the search board's any-time curves and found cells the table lacks: stand-alone training (resumable)
 nas searchboard mode=collect truth.workers=2 anytime.max_archs=60 progress=false > long_jobs.searchboard.log 2>&1
+# the elastic conv search board: TangleNAS on its home space against SPOS / sandwich + evolution and free rankers
+# (~1.5 core-hours: 3 rows x 3 seeds of 6-15 min, then the found children's stand-alone truth)
+nas searchboard searchboard=elastic_conv threads=1 truth.workers=2 progress=false > long_jobs.search_elastic_conv.log 2>&1
 # the rest of the heuristics study (issue "Rankings that beat the free baselines", resolved): few-shot + distinct
 # training, its next lead, then the remaining single-change rows
 for r in fewshot_distinct spos_bn_no_affine spos_score_loss spos_valid10k spos_120ep cost_bucket; do

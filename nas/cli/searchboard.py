@@ -50,7 +50,7 @@ from nas.searchboard import (
     search_rows,
     splice,
 )
-from nas.searchboard.table import write_csvs
+from nas.searchboard.table import markers, write_csvs
 
 
 def board_rows(cfg: DictConfig, searches: dict[str, SearchOnly]) -> list[tuple[str, list[str]]]:
@@ -216,6 +216,10 @@ def build_truth(cfg: DictConfig, space, truth: GroundTruth, archs: list[str]) ->
 def main(cfg: DictConfig) -> None:
     check_board_command(cfg, "the search board needs ground truth to judge the found architectures: "
                              "benchmark=fmnist201 (or another table of `nas bench build`), not benchmark=none")
+    try:
+        markers(cfg.marker)
+    except ValueError as error:
+        raise ConfigError(f"marker: {error}") from None
     if not cfg.rows:
         raise ConfigError("the board has no rows: list them under `rows:` of its config (conf/searchboard/)")
     searches = search_rows(cfg)  # each names a training row and only search settings
@@ -270,10 +274,10 @@ def write_board(cfg: DictConfig, rows: list[tuple[str, list[str]]], runs: dict[s
         pending=[name for name, _ in rows if name not in runs], pending_truth=pending_truth,
         capped_truth=(capped_truth, cfg.anytime.max_archs),
         findings=embed_section(findings, section_file.parent) if findings and findings.is_file() else None,
-        plot=bool(series))
+        plot=bool(series), anchors=cfg.anchors, marker=cfg.marker)
     write_text_atomic(section_file, text)
     if cfg.board_file:
         board = Path(cfg.board_file)
-        splice(board, embed_section(section_file, board.parent))
+        splice(board, embed_section(section_file, board.parent), marker=cfg.marker)
     print(text)
     print(f"wrote {section_file}{f' and its section of {cfg.board_file}' if cfg.board_file else ''}; {assets}/")

@@ -26,7 +26,17 @@ from nas.searchboard.runs import (
     read_shared_search_run,
 )
 from nas.searchboard.searches import SearchOnly, search_rows
-from nas.searchboard.table import END, START, aggregate, curve_rows, curve_series, render_section, run_rows, splice
+from nas.searchboard.table import (
+    END,
+    START,
+    aggregate,
+    curve_rows,
+    curve_series,
+    markers,
+    render_section,
+    run_rows,
+    splice,
+)
 from nas.searchboard.truth import GroundTruth, Truth, build_order
 
 __all__ = [
@@ -43,6 +53,7 @@ __all__ = [
     "curve_rows",
     "curve_series",
     "finished",
+    "markers",
     "read_archived_search_run",
     "read_free_search_run",
     "read_search_run",

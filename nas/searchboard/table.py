@@ -3,7 +3,7 @@
 ``aggregate`` turns a row's runs into the numbers of the table (the found architectures' ground truth, mean ± std
 and best over seeds; cost; peak memory); ``render_section`` writes the markdown section with the issue's reported
 anchors; ``splice`` puts a section between its markers in a board file (``LEADERBOARD.md``), appended at the end
-when the markers are missing.
+when the markers are missing. Each board has its own marker name (``markers``), so several boards share one file.
 """
 
 from __future__ import annotations
@@ -18,13 +18,23 @@ from nas.csv_file import write_csv
 from nas.searchboard.runs import SearchRun
 from nas.searchboard.truth import GroundTruth
 
-START = "<!-- search-results:start -->"
-END = "<!-- search-results:end -->"
+MARKER = "search-results"   # the FMNIST-201 board's marker name; another board names its own
 
-ANCHORS = ("NAS-Bench-201 CIFAR-10 test accuracy as reported (the NAS-Bench-201 paper, as quoted by later papers): "
-           "DARTS 54.30 (collapse to skip connections), GDAS 93.61 ± 0.09, RSPS 87.66, the optimum 94.37. These are "
-           "CIFAR-10 numbers on NAS-Bench-201's network, not FMNIST-201's: compare the order of the methods and the "
-           "gap to the table's best, not the accuracies.")
+
+def markers(name: str = MARKER) -> tuple[str, str]:
+    """The start and end markers of the board section named ``name``.
+
+    Example:
+        >>> markers("search-results-elastic-conv")
+        ('<!-- search-results-elastic-conv:start -->', '<!-- search-results-elastic-conv:end -->')
+    """
+    if not name or any(c in name for c in "<>\n") or "--" in name:
+        raise ValueError(f"a board's marker name must be a non-empty word without '<', '>', '--' or newlines, "
+                         f"got {name!r}")
+    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+
+
+START, END = markers()
 
 ROW_COLUMNS = ["row", "kind", "supernet", "seeds", "truth_mean", "truth_std", "truth_best", "truth_known",
                "cost_minutes_mean", "cost_minutes_std", "peak_memory_mib_mean", "found", "command"]
@@ -177,10 +187,13 @@ def free_ranker_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
 def render_section(title: str, rows: Sequence[dict[str, Any]], truth: GroundTruth, *, command: str,
                    runs_dir: str, assets_dir: str, assets_link: str, notes: Sequence[str], pending: Sequence[str],
                    pending_truth: int, findings: str | None, plot: bool,
-                   capped_truth: tuple[int, int | None] = (0, None)) -> str:
-    """The board's markdown section, between its markers (``START`` / ``END``)."""
+                   capped_truth: tuple[int, int | None] = (0, None), anchors: str | None = None,
+                   marker: str = MARKER) -> str:
+    """The board's markdown section, between the markers of ``marker`` (``markers``); ``anchors``: the papers'
+    reported numbers to compare with (the board config's), after the table's best cell."""
+    start, end = markers(marker)
     table_name = getattr(getattr(truth.oracle, "path", None), "name", type(truth.oracle).__name__)
-    lines = [START, f"# {title}", "",
+    lines = [start, f"# {title}", "",
              "What does each search method find? Per row and search seed, the architecture the method returns (a "
              "gradient-based method: the argmax of its architecture parameters at the end; a searcher: the child its "
              "supernet scores highest; a free-ranker row: the child its proxy scores highest) and that architecture's **ground-truth** test accuracy: looked up in "
@@ -194,7 +207,7 @@ def render_section(title: str, rows: Sequence[dict[str, Any]], truth: GroundTrut
              f"`{runs_dir}/<row>/seed<k>/`, archived in `{assets_dir}/runs/`.", "",
              render_table(rows), ""]
     lines += [f"The table's best cell: {truth.best():.2f} of its {len(truth)} cells (a sample of the space, "
-              "not the space's optimum). " + ANCHORS, ""]
+              "not the space's optimum)." + (f" {anchors.strip()}" if anchors else ""), ""]
     lines += shared_supernet_notes(rows)
     lines += free_ranker_notes(rows)
     lines += [*notes]
@@ -215,12 +228,13 @@ def render_section(title: str, rows: Sequence[dict[str, Any]], truth: GroundTrut
                   f"![any-time curves]({assets_link}anytime.png)", ""]
     if findings:
         lines += [findings, ""]
-    return "\n".join(lines).rstrip() + "\n" + END + "\n"
+    return "\n".join(lines).rstrip() + "\n" + end + "\n"
 
 
-def splice(board: Path, section: str) -> str:
-    """``board``'s text with ``section`` (which starts with ``START`` and ends with ``END``) in place of the text
-    between its markers, or appended at the end when the markers are missing; the file is rewritten atomically.
+def splice(board: Path, section: str, marker: str = MARKER) -> str:
+    """``board``'s text with ``section`` (which starts and ends with the markers of ``marker``) in place of the
+    text between those markers, or appended at the end when they are missing; the file is rewritten atomically.
+    Other boards' sections, with other marker names, are left as they are.
 
     Example:
         >>> import tempfile
@@ -236,11 +250,12 @@ def splice(board: Path, section: str) -> str:
         <!-- search-results:end -->
         <BLANKLINE>
     """
+    start_marker, end_marker = markers(marker)
     text = board.read_text() if board.is_file() else ""
     section = section.strip("\n")
-    start, end = text.find(START), text.find(END)
+    start, end = text.find(start_marker), text.find(end_marker)
     if start >= 0 and end > start:
-        text = text[:start] + section + text[end + len(END):]
+        text = text[:start] + section + text[end + len(end_marker):]
     else:
         text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + section + "\n"
     write_text_atomic(board, text)

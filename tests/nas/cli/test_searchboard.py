@@ -131,18 +131,44 @@ def test_the_collector_looks_truth_up_directly_via_an_equivalent_cell_and_trains
     assert "1 found or any-time architecture(s) have no ground truth yet" in pending.stdout
 
 
-def test_the_ranking_board_keeps_the_section(tmp_path):
-    """`nas leaderboard`'s writer rewrites LEADERBOARD.md from its own parts; the search section is one of its
-    `extra_sections`, embedded the way `nas searchboard` splices it."""
+def test_the_ranking_board_keeps_the_sections(tmp_path):
+    """`nas leaderboard`'s writer rewrites LEADERBOARD.md from its own parts; each search board's section is one of
+    its `extra_sections`, embedded the way `nas searchboard` splices it, and each board has its own marker."""
     from hydra import compose, initialize_config_dir
 
     from nas.cli.common import CONF_DIR
 
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         ranking = compose("leaderboard")
-        search = compose("searchboard")
-    assert search.section in list(ranking.extra_sections) and ranking.output_dir == "." and search.board_file == \
-        "LEADERBOARD.md"
+        boards = [compose("searchboard"), compose("searchboard", overrides=["searchboard=elastic_conv"])]
+    extra = list(ranking.extra_sections)
+    assert [extra.index(b.section) for b in boards] == sorted(extra.index(b.section) for b in boards)
+    assert ranking.output_dir == "." and {b.board_file for b in boards} == {"LEADERBOARD.md"}
+    assert [b.marker for b in boards] == ["search-results", "search-results-elastic-conv"]
+    assert len({b.runs_dir for b in boards}) == len({b.assets_dir for b in boards}) == \
+        len({b.truth.output for b in boards}) == 2  # nothing shared between the boards
+    assert "DARTS 54.30" in boards[0].anchors and boards[1].anchors is None
+
+
+def test_the_elastic_boards_rows_run_on_the_elastic_space_and_its_table():
+    """Each training row of `searchboard=elastic_conv` spells out its space and table, so its printed `nas run`
+    command reproduces it alone; the free-ranker rows get the board's space from the board."""
+    from hydra import compose, initialize_config_dir
+
+    from nas.cli.common import CONF_DIR
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        board = compose("searchboard", overrides=["searchboard=elastic_conv"])
+        runs = {name: compose("run", overrides=[*overrides, "seed=0"]) for name, overrides in board.rows.items()}
+    assert board.search_space._target_ == "search_spaces.elastic_conv.ElasticConvSearchSpace"
+    assert set(runs) == {"tanglenas", "spos_re", "sandwich_re"}
+    for name, run in runs.items():
+        assert run.search_space._target_ == board.search_space._target_, name
+        assert run.benchmark.oracle.records == "elastic_conv_fmnist", name
+    assert runs["tanglenas"].trainer.method.require_kind == "entangled" and runs["tanglenas"].anytime.every == 5
+    assert runs["spos_re"].searcher._target_ == runs["sandwich_re"].searcher._target_
+    assert runs["spos_re"].searcher.constraints.max_flops is None  # no FLOPs limit: unconstrained picks
+    assert {n for n, s in board.searches.items() if s.supernet is None} == {"params_re", "synflow_re"}
 
 
 @pytest.mark.parametrize("overrides,message", [
@@ -151,6 +177,7 @@ def test_the_ranking_board_keeps_the_section(tmp_path):
     (["mode=train"], "mode=train: unknown choice; use one of run, collect"),
     (["truth.seeds=[]"], "truth.seeds=[]: "),
     (["anytime.max_archs=0"], "anytime.max_archs=0: out of range"),
+    (["marker=a--b"], "marker: a board's marker name must be a non-empty word without"),
     (["searches.tpe.supernet=rs_ws"], "searches.tpe.supernet=rs_ws: a search-only row searches the supernets of a "
      "training row of the board; use one of ['darts', 'darts_2nd'"),  # rs_ws is itself a search-only row
     (["searches.tpe.overrides=['trainer.epochs=60']"], "searches.tpe.overrides: trainer.epochs=60 is not a search "

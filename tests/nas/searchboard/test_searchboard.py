@@ -23,6 +23,7 @@ from nas.searchboard import (
     aggregate,
     archive_search_run,
     build_order,
+    markers,
     read_archived_search_run,
     read_free_search_run,
     read_search_run,
@@ -146,11 +147,17 @@ def test_a_row_over_seeds_and_its_section(tmp_path):
     assert row["peak_memory_mib_mean"] == 1000.0
     text = render_section("Search results", [row], truth, command="nas searchboard", runs_dir="runs/sb",
                           assets_dir="sb", assets_link="", notes=[], pending=["gdas"], pending_truth=1,
-                          findings=None, plot=False)
+                          findings=None, plot=False, anchors="DARTS 54.30 as reported.")
     assert text.startswith(START + "\n# Search results\n") and text.endswith(END + "\n")
     assert "| darts | gradient | 3 | 83.00 ± 3.54 (2/3 seeds) | 85.50 | 15.0 ± 5.0 | 1000 |" in text
     assert "(80.50≡)" in text and "(truth pending)" in text and "`gdas`" in text
-    assert "The table's best cell: 85.50 of its 2 cells" in text and "DARTS 54.30" in text
+    assert "The table's best cell: 85.50 of its 2 cells" in text and "not the space's optimum). DARTS 54.30" in text
+    plain = render_section("Elastic", [row], truth, command="nas searchboard searchboard=elastic_conv",
+                           runs_dir="runs/e", assets_dir="e", assets_link="", notes=[], pending=[], pending_truth=0,
+                           findings=None, plot=False, marker="search-results-elastic")
+    start, end = markers("search-results-elastic")
+    assert plain.startswith(start + "\n# Elastic\n") and plain.endswith(end + "\n") and START not in plain
+    assert "not the space's optimum).\n" in plain and "DARTS 54.30" not in plain
 
 
 def test_splice_replaces_the_section_between_its_markers(tmp_path):
@@ -160,6 +167,22 @@ def test_splice_replaces_the_section_between_its_markers(tmp_path):
     board.write_text(f"# Board\n\n{START}\nold\n{END}\n\n## After\n")
     splice(board, f"{START}\nnew\n{END}\n")
     assert board.read_text() == f"# Board\n\n{START}\nnew\n{END}\n\n## After\n"
+
+
+def test_two_boards_share_one_file_under_their_own_markers(tmp_path):
+    board = tmp_path / "LEADERBOARD.md"
+    board.write_text(f"# Board\n\n{START}\nfmnist v1\n{END}\n")
+    start, end = markers("search-results-elastic-conv")
+    splice(board, f"{start}\nelastic v1\n{end}\n", marker="search-results-elastic-conv")  # appended
+    splice(board, f"{START}\nfmnist v2\n{END}\n")
+    splice(board, f"{start}\nelastic v2\n{end}\n", marker="search-results-elastic-conv")
+    assert board.read_text() == f"# Board\n\n{START}\nfmnist v2\n{END}\n\n{start}\nelastic v2\n{end}\n"
+
+
+@pytest.mark.parametrize("name", ["", "a-->b", "x<y", "two\nlines"])
+def test_a_marker_name_that_would_break_the_html_comment_is_refused(name):
+    with pytest.raises(ValueError, match="marker name"):
+        markers(name)
 
 
 @pytest.mark.parametrize("name", ["nas.searchboard.runs", "nas.searchboard.truth", "nas.searchboard.table",
