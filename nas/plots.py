@@ -153,19 +153,52 @@ def break_gaps(epochs: Sequence[int], values: Sequence[float]) -> tuple[list[flo
 
 
 def anytime_curves(series: Sequence[tuple[str, Sequence[tuple[Sequence[int], Sequence[float]]]]],
-                   reference: float | None, path: str | Path) -> Path:
-    """Any-time curves of gradient-based searches: per row (``name``, its seeds' (epochs, truth) lines), the
-    ground truth of the argmax architecture against the epoch; ``reference``: the table's best cell (dashed). A line
-    breaks where epochs are missing (their argmax has no ground truth yet)."""
-    with figure(path, (6, 4), 110) as ax:
-        for i, (name, seeds) in enumerate(series):
+                   reference: float | None, path: str | Path, span: float = 15.0) -> Path:
+    """Any-time curves of gradient-based searches, one panel per row (``name``, its seeds' (epochs, truth) lines,
+    one colour a seed), on shared axes: the ground truth of the argmax architecture against the epoch;
+    ``reference``: the table's best cell (dashed). A line breaks where epochs are missing (their argmax has no ground
+    truth yet). The y axis shows the ``span`` points below the best value; a point further down (a collapsed cell)
+    is drawn on the axis floor as a down-pointing triangle, labelled with its true value once per seed, so one
+    disconnected cell at chance does not flatten every other curve."""
+    import math
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    values = [v for _, seeds in series for _, truth in seeds for v in truth]
+    top = max([*values, *([reference] if reference is not None else [])], default=100.0)
+    floor = top - span if values and min(values) < top - span else None
+    ncols = max(1, min(3, len(series)))
+    nrows = max(1, math.ceil(len(series) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, sharex=True, sharey=True, figsize=(3.3 * ncols, 2.5 * nrows + 0.4),
+                             dpi=110, squeeze=False)
+    try:
+        for ax in axes.flat[len(series):]:
+            ax.set_visible(False)
+        for ax, (name, seeds) in zip(axes.flat, series):
             for j, (epochs, truth) in enumerate(seeds):
-                ax.plot(*break_gaps(epochs, truth), color=f"C{i % 10}", marker=".", lw=1.2, alpha=0.8,
-                        label=name if j == 0 else None)
-        if reference is not None:
-            ax.axhline(reference, color="C7", ls="--", label="best cell of the table")
-        ax.set_xlabel("search epoch")
-        ax.set_ylabel("ground truth of the argmax architecture (%)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+                shown = [v if floor is None else max(v, floor) for v in truth]
+                ax.plot(*break_gaps(epochs, shown), color=f"C{j % 10}", marker=".", lw=1.2, alpha=0.85)
+                below = [(e, v) for e, v in zip(epochs, truth) if floor is not None and v < floor]
+                if below:
+                    ax.plot([e for e, _ in below], [floor] * len(below), ls="none", marker="v", ms=6,
+                            color=f"C{j % 10}")
+                    ax.annotate(f"{min(v for _, v in below):.1f}", (below[0][0], floor), textcoords="offset points",
+                                xytext=(2, 5), fontsize=7, color=f"C{j % 10}")
+            if reference is not None:
+                ax.axhline(reference, color="C7", ls="--", lw=1)
+            ax.set_title(name, fontsize=9)
+            ax.grid(alpha=0.3)
+        if floor is not None:
+            axes.flat[0].set_ylim(floor - 1, top + 1)
+        note = "; dashed: the table's best cell" if reference is not None else ""
+        clipped = f"; ▼ below {floor:.1f}, labelled with the truth" if floor is not None else ""
+        fig.supxlabel(f"search epoch (one colour a seed{note}{clipped})", fontsize=8)
+        fig.supylabel("ground truth of the argmax (%)", fontsize=9, x=0.005)
+        fig.tight_layout(rect=(0.015, 0, 1, 1))
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
     return Path(path)

@@ -39,5 +39,29 @@ def test_anytime_plot_draws_broken_lines(tmp_path, monkeypatch):
     assert math.isnan(xs[1]) and math.isnan(ys[1]) and xs[2:] == [4, 5]
 
 
+def test_anytime_plot_puts_a_collapsed_point_on_the_floor(tmp_path, monkeypatch):
+    """A cell at chance (10%) would flatten the other curves: it is drawn on the axis floor, 15 points below the
+    best value, labelled with its truth; points within the span are drawn as they are."""
+    import matplotlib.axes
+
+    drawn, labels, limits = [], [], []
+    plot, annotate, ylim = matplotlib.axes.Axes.plot, matplotlib.axes.Axes.annotate, matplotlib.axes.Axes.set_ylim
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", lambda self, *a, **k: drawn.append(a) or plot(self, *a, **k))
+    monkeypatch.setattr(matplotlib.axes.Axes, "annotate",
+                        lambda self, text, *a, **k: labels.append(text) or annotate(self, text, *a, **k))
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_ylim",
+                        lambda self, *a, **k: limits.append(a) or ylim(self, *a, **k))
+    series = [("rarts", [([1, 2, 3], [86.0, 10.0, 10.0]), ([1, 2, 3], [85.0, 85.5, 85.9])]),
+              ("gdas", [([1, 2, 3], [84.0, 86.0, 86.1])])]
+    anytime_curves(series, 87.5, tmp_path / "anytime.png")
+    assert drawn[0] == ([1, 2, 3], [86.0, 72.5, 72.5])   # 87.5 - 15: the floor
+    assert drawn[1] == ([2, 3], [72.5, 72.5])             # the triangles
+    assert drawn[2] == ([1, 2, 3], [85.0, 85.5, 85.9]) and labels == ["10.0"]
+    assert (71.5, 88.5) in limits
+    limits.clear()
+    unclipped = anytime_curves([("gdas", [([1, 2], [84.0, 86.0])])], 87.5, tmp_path / "b.png")
+    assert unclipped.is_file() and (71.5, 88.5) not in limits  # nothing below the span: autoscaled
+
+
 def test_doctests():
     assert doctest.testmod(nas.plots).failed == 0
