@@ -172,8 +172,8 @@ def anytime_curves(series: Sequence[tuple[str, Sequence[tuple[Sequence[int], Seq
     floor = top - span if values and min(values) < top - span else None
     ncols = max(1, min(3, len(series)))
     nrows = max(1, math.ceil(len(series) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, sharex=True, sharey=True, figsize=(3.3 * ncols, 2.5 * nrows + 0.4),
-                             dpi=110, squeeze=False)
+    size = (max(3.3 * ncols, 6.0), 2.5 * nrows + 0.6)  # at least wide enough for the axis note
+    fig, axes = plt.subplots(nrows, ncols, sharex=True, sharey=True, figsize=size, dpi=110, squeeze=False)
     try:
         for ax in axes.flat[len(series):]:
             ax.set_visible(False)

@@ -224,8 +224,8 @@ def render_section(title: str, rows: Sequence[dict[str, Any]], truth: GroundTrut
     if plot:
         lines += ["## Any-time curves", "",
                   "The ground truth of the argmax architecture at the end of each search epoch (`anytime.json` of each "
-                  "run; epochs whose argmax has no truth yet are left out). One panel per row, one colour per seed; a cell "
-                  "far below the rest (▼, its truth written beside it) is drawn on the axis floor.", "",
+                  "run; epochs whose argmax has no truth yet are left out). One panel per row, one colour per seed; "
+                  "a cell far below the rest (▼, its truth written beside it) is drawn on the axis floor.", "",
                   f"![any-time curves]({assets_link}anytime.png)", ""]
     if findings:
         lines += [findings, ""]
