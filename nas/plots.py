@@ -6,6 +6,7 @@ matplotlib is imported on first use, with the non-interactive Agg backend.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -160,8 +161,6 @@ def anytime_curves(series: Sequence[tuple[str, Sequence[tuple[Sequence[int], Seq
     truth yet). The y axis shows the ``span`` points below the best value; a point further down (a collapsed cell)
     is drawn on the axis floor as a down-pointing triangle, labelled with its true value once per seed, so one
     disconnected cell at chance does not flatten every other curve."""
-    import math
-
     import matplotlib
 
     matplotlib.use("Agg")

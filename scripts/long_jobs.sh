@@ -121,7 +121,7 @@ done | xargs -P 2 -I{} bash -c 'seed_job {}'
 # the search board's any-time curves and found cells the table lacks: stand-alone training (resumable)
 nas searchboard mode=collect truth.workers=2 anytime.max_archs=60 progress=false > long_jobs.searchboard.log 2>&1
 # the elastic conv search board: TangleNAS on its home space against SPOS / sandwich + evolution and free rankers
-# (~1.5 core-hours: 3 rows x 3 seeds of 6-15 min, then the found children's stand-alone truth)
+# (~2.2 core-hours measured: 3 rows x 3 seeds of 5-36 min, then 64 stand-alone trainings of ~22 s)
 nas searchboard searchboard=elastic_conv threads=1 truth.workers=2 progress=false > long_jobs.search_elastic_conv.log 2>&1
 # the rest of the heuristics study (issue "Rankings that beat the free baselines", resolved): few-shot + distinct
 # training, its next lead, then the remaining single-change rows
